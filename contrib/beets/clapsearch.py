@@ -483,7 +483,9 @@ class ClapSearchPlugin(BeetsPlugin):
                 def item_of(m):
                     n = int(m.group(1))
                     return f'{os.fsdecode(sent[n - 1].path)} (item {n})' if 1 <= n <= len(sent) else m.group(0)
-                raise ui.UserError(re.sub(re.escape(f.name) + r' line (\d+)', item_of, str(e))) from None
+                # A message about the whole file (too many plays in all) names the items sent.
+                raise ui.UserError(re.sub(re.escape(f.name) + r' line (\d+)', item_of, str(e))
+                                   .replace(f.name, f'the {len(sent)} item(s) sent')) from None
         self._log.info('history: {} play(s) and {} skip(s) added, {} already there, {} rating(s) set, '
                        '{} item(s) not in the clapsearch index', answer['plays'], answer['skips'], answer['already'],
                        answer['ratings'], answer['unresolved'])

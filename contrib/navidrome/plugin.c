@@ -542,6 +542,43 @@ static const char* whole_count(Span v) {
   return digits;
 }
 
+// What is wrong with the host and port of a baseUrl after its http:// (0 when nothing): no host
+// (`http://`, `http://:8411`, `http://::1:8411`) was sent as `http:/api/...`, which a URL parser
+// reads as the host "api" ("host api is not allowed", naming no setting), or failed as "invalid
+// URL"; a port out of range likewise; a backslash is a slash to one URL parser and part of the
+// user name to another, so they disagree on the host; an @ in a password ends the user:password
+// for one and is refused by Go's (hostile pass 21).
+static const char* authority_problem(const char* after_scheme) {
+  const char* end = after_scheme;
+  while (*end && *end != '/') ++end;
+  for (const char* c = after_scheme; *c; ++c)
+    if (*c == '\\') return " holds a backslash: write the address with / alone, e.g. " DEFAULT_BASE_URL;
+  const char* host = after_scheme;
+  int ats = 0;
+  for (const char* c = after_scheme; c < end; ++c)
+    if (*c == '@') host = c + 1, ++ats;  // after the user:password@ of a proxy
+  // Two: an @ inside the password, which Go's URL parser refuses ("invalid userinfo").
+  if (ats > 1) return " has an @ inside its user:password@: write that @ as %40";
+  const char* host_end = host;
+  if (*host == '[') {
+    while (host_end < end && *host_end != ']') ++host_end;
+    if (host_end == end) return " has a [ with no ] around its host: write it whole, e.g. " DEFAULT_BASE_URL;
+    ++host_end;
+  } else {
+    while (host_end < end && *host_end != ':') ++host_end;
+  }
+  if (host_end == host || (*host == '[' && host_end == host + 2))
+    return " names no host: write it whole, e.g. " DEFAULT_BASE_URL;
+  if (host_end == end) return 0;
+  if (*host_end != ':') return " has something after its host that is not :PORT: write it whole, e.g. " DEFAULT_BASE_URL;
+  unsigned long port = 0;
+  const char* digit = host_end + 1;
+  for (; digit < end && *digit >= '0' && *digit <= '9' && port <= 65535; ++digit) port = port * 10 + (unsigned long)(*digit - '0');
+  if (digit != end || digit == host_end + 1 || port < 1 || port > 65535)
+    return " has a port that is not a number from 1 to 65535: write it whole, e.g. " DEFAULT_BASE_URL;
+  return 0;
+}
+
 // The plugin's baseUrl as the first part of every request, or 0 with the error set. What Go's
 // URL parser would read otherwise than meant is refused here, naming baseUrl: a query or a
 // fragment (`http://host:8411/?x`, `…#top`) put the route inside it, so serve's start page or
@@ -564,6 +601,7 @@ static int base_url(Buf* url, int32_t* rc) {
         problem = *c == ' ' ? " holds a space: set it again" : " holds a query or a fragment (? or #): give serve's address alone, e.g. " DEFAULT_BASE_URL;
         break;
       }
+  if (!problem) problem = authority_problem(base + (starts_with_nocase(base, "https://") ? 8 : 7));
   if (problem) {
     Buf m = {0};
     puts_(&m, "the plugin's baseUrl '");

@@ -79,6 +79,7 @@ std::vector<service::QueryTerm> terms_of(const std::string& first, const std::ve
 
 class Library {
  public:
+  static constexpr const char* kShownName = "_Library";  // made<Library>'s error
   // exclude_rule: the music-only rule (service::kDefaultExclude unless the caller gives another;
   // "" = none), applied to every query whose include_excluded is false, as the CLI's.
   // retry_for: seconds a call is answered again while the index keeps changing under it
@@ -478,7 +479,8 @@ std::string seconds_text(double s) {
 
 template <class R, class... A>
 auto answered_again(R (Library::*method)(A...)) {
-  return [method](Library& lib, A... args) -> R {
+  return [method](py::handle self, A... args) -> R {
+    Library& lib = made<Library>(self);
     std::optional<std::chrono::steady_clock::time_point> first;
     for (int replaced = 1;; ++replaced) {
       try {
@@ -505,7 +507,7 @@ auto answered_again(R (Library::*method)(A...)) {
 
 template <class... A>
 auto returning_objects(service::ojson (Library::*method)(A...)) {
-  return [call = answered_again(method)](Library& lib, A... args) { return py_of(call(lib, std::forward<A>(args)...)); };
+  return [call = answered_again(method)](py::handle self, A... args) { return py_of(call(self, std::forward<A>(args)...)); };
 }
 }  // namespace
 
@@ -515,7 +517,8 @@ void bind_library(py::module_& m) {
                     const std::string&, double>(),
            py::arg("db"), py::arg("model"), py::arg("config"), py::arg("tokenizer"), py::arg("threads"),
            py::arg("text_precision"), py::arg("exclude_rule"), py::arg("retry_for"))
-      .def_property_readonly("db_path", [](Library& l) {
+      .def_property_readonly("db_path", [](py::handle self) {
+        Library& l = made<Library>(self);
         std::string path;
         {
           LibraryCall release;
@@ -523,8 +526,13 @@ void bind_library(py::module_& m) {
         }
         return fs_str(path);
       })
-      .def_property_readonly("exclude_rule", &Library::exclude_rule)
-      .def_property_readonly("dim", &Library::dim, py::call_guard<LibraryCall>())
+      .def_property_readonly("exclude_rule", on_made(&Library::exclude_rule))
+      .def_property_readonly("dim",
+                             [](py::handle self) {
+                               Library& lib = made<Library>(self);
+                               LibraryCall release;
+                               return lib.dim();
+                             })
       .def("search", returning_objects(&Library::search))
       .def("like", returning_objects(&Library::like))
       .def("like_samples", returning_objects(&Library::like_samples))

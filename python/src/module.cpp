@@ -51,6 +51,7 @@ PyObject* g_invalid = nullptr;
 
 class Model {
  public:
+  static constexpr const char* kShownName = "_Model";  // made<Model>'s error
   Model(const std::string& spec, const std::string& precision, const std::string& text_precision, int threads,
         const std::string& config, const std::string& tokenizer)
       : threads_(threads) {
@@ -424,22 +425,22 @@ PYBIND11_MODULE(_clapsearch, m) {
       .def(py::init<const std::string&, const std::string&, const std::string&, int, const std::string&, const std::string&>(),
            py::arg("model"), py::arg("precision"), py::arg("text_precision"), py::arg("threads"), py::arg("config"),
            py::arg("tokenizer"))
-      .def("embed_text", &Model::embed_text, py::arg("texts"), py::arg("batch"), py::arg("max_tokens") = 0)
-      .def("embed_audio", &Model::embed_audio, py::arg("data"), py::arg("sr"), py::arg("batch"))
-      .def("embed_audio_files", &Model::embed_audio_files, py::arg("paths"), py::arg("hop"), py::arg("batch"))
-      .def("embed_song_file", &Model::embed_song_file, py::arg("path"), py::arg("window"), py::arg("hop"),
+      .def("embed_text", on_made(&Model::embed_text), py::arg("texts"), py::arg("batch"), py::arg("max_tokens") = 0)
+      .def("embed_audio", on_made(&Model::embed_audio), py::arg("data"), py::arg("sr"), py::arg("batch"))
+      .def("embed_audio_files", on_made(&Model::embed_audio_files), py::arg("paths"), py::arg("hop"), py::arg("batch"))
+      .def("embed_song_file", on_made(&Model::embed_song_file), py::arg("path"), py::arg("window"), py::arg("hop"),
            py::arg("silence_db"), py::arg("batch"))
-      .def("embed_song", &Model::embed_song, py::arg("data"), py::arg("sr"), py::arg("window"), py::arg("hop"),
+      .def("embed_song", on_made(&Model::embed_song), py::arg("data"), py::arg("sr"), py::arg("window"), py::arg("hop"),
            py::arg("silence_db"), py::arg("batch"))
-      .def_property_readonly("name", [](const Model& x) { return fs_str(x.name()); })
-      .def_property_readonly("dim", &Model::dim)
-      .def_property_readonly("sample_rate", [](const Model& x) { return x.model().sample_rate(); })
-      .def_property_readonly("logit_scale", &Model::logit_scale)
-      .def_property_readonly("logit_scale_text", &Model::logit_scale_text)
-      .def_property_readonly("precision", &Model::precision)
-      .def_property_readonly("text_precision", &Model::text_precision)
-      .def("config_json", &Model::config_json)
-      .def("features_json", &Model::features_json);
+      .def_property_readonly("name", [](py::handle self) { return fs_str(made<Model>(self).name()); })
+      .def_property_readonly("dim", on_made(&Model::dim))
+      .def_property_readonly("sample_rate", [](py::handle self) { return made<Model>(self).model().sample_rate(); })
+      .def_property_readonly("logit_scale", on_made(&Model::logit_scale))
+      .def_property_readonly("logit_scale_text", on_made(&Model::logit_scale_text))
+      .def_property_readonly("precision", on_made(&Model::precision))
+      .def_property_readonly("text_precision", on_made(&Model::text_precision))
+      .def("config_json", on_made(&Model::config_json))
+      .def("features_json", on_made(&Model::features_json));
 
   bind_library(m);
 

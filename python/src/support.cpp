@@ -228,6 +228,19 @@ void wait_out_interpreter_exit() {
     for (;;) pause();  // the process ends around this thread (exit does not wait for it)
 }
 
+void refuse_unmade(py::handle self, const std::type_info& type, const char* shown_name) {
+  namespace detail = pybind11::detail;
+  detail::type_info* info = detail::get_type_info(type);
+  const std::string public_name = std::string("clapsearch.") + (shown_name[0] == '_' ? shown_name + 1 : shown_name);
+  if (info == nullptr || !PyObject_TypeCheck(self.ptr(), info->type))
+    throw py::type_error(std::string("a method of ") + shown_name + " was called on a " + Py_TYPE(self.ptr())->tp_name +
+                         " object, not a " + shown_name);
+  const auto held = reinterpret_cast<detail::instance*>(self.ptr())->get_value_and_holder(info, false);
+  if (held.inst == nullptr || !held.holder_constructed())  // not found: a default record, no inst
+    throw py::type_error(std::string("this ") + shown_name +
+                         " was made by __new__ without __init__: it holds nothing to call; make one with " + public_name + "(...)");
+}
+
 void check_signals() {
   if (!PyGILState_Check()) wait_out_interpreter_exit();
   py::gil_scoped_acquire gil;

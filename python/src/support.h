@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <typeinfo>
 #include <vector>
 
 #include "core/error.h"
@@ -164,6 +165,31 @@ py::str fs_str(const std::string& s);
 // A JSON record of service/records.h as the Python objects json.loads would make of the CLI's
 // --json, except that strings keep their bytes (fs_str) instead of U+FFFD.
 py::object py_of(const service::ojson& j);
+
+// The C++ object behind `self` of a native class (_Library, _Model), or TypeError when `self`
+// was made by __new__ without __init__: pybind11 2.10 gives a method called on such an instance
+// a freshly allocated, never constructed object ("lazy allocation", type_caster_generic::
+// load_value), and the call read uninitialised memory: SIGABRT in a mutex, "cannot run
+// 206742458 threads" (hostile pass 20, H20P-3). pybind11 has no public hook telling that
+// allocation from a construction, so every bound method and property takes `self` as a handle
+// and asks pybind11's instance record whether its holder was constructed (only __init__ does).
+void refuse_unmade(py::handle self, const std::type_info& type, const char* shown_name);
+template <class T>
+T& made(py::handle self) {
+  refuse_unmade(self, typeid(T), T::kShownName);
+  namespace detail = pybind11::detail;
+  auto* instance = reinterpret_cast<detail::instance*>(self.ptr());
+  return *instance->get_value_and_holder(detail::get_type_info(typeid(T))).template value_ptr<T>();
+}
+// A member function bound as a method whose `self` is checked by made<T>.
+template <class T, class R, class... A>
+auto on_made(R (T::*method)(A...)) {
+  return [method](py::handle self, A... args) -> R { return (made<T>(self).*method)(std::forward<A>(args)...); };
+}
+template <class T, class R, class... A>
+auto on_made(R (T::*method)(A...) const) {
+  return [method](py::handle self, A... args) -> R { return (made<T>(self).*method)(std::forward<A>(args)...); };
+}
 
 // Ctrl-C between the items of a long call: with the GIL released, takes it and runs Python's
 // signal handlers; a KeyboardInterrupt (or whatever a handler raised) is thrown as

@@ -339,6 +339,12 @@ void check_not_binary(const std::string& path, std::string_view text) {
   if (starts("BZh") && text.size() > 3 && text[3] >= '1' && text[3] <= '9')
     throw Error(path + ": not a history export: a bzip2-compressed file" + decompress + " (bunzip2)");
   if (starts("\x28\xB5\x2F\xFD")) throw Error(path + ": not a history export: a zstd-compressed file" + decompress + " (unzstd)");
+  // beets' library.db is what a beets user holds the counts in, and a new user gives it here
+  // (hostile pass 21: "binary data, not text" did not say what to do instead).
+  if (starts(std::string_view("SQLite format 3\0", 16)))
+    throw Error(path + ": not a history export: an SQLite database (a beets library, or a clapsearch index). A beets "
+                "library's play counts are sent by the beets plugin: `beet clapsearch history` (docs/integrations.md); a "
+                "clapsearch index's history moves with the index (a copy, or `clapsearch migrate`)");
   if (starts("\xFF\xFE") || starts("\xFE\xFF"))
     throw Error(path + ": not a history export clapsearch reads: UTF-16 text; save it as UTF-8");
   const size_t bom = starts("\xEF\xBB\xBF") ? 3 : 0;

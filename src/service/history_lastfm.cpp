@@ -5,6 +5,7 @@
 
 #include "core/csv.h"
 #include "core/error.h"
+#include "core/one_line_text.h"
 #include "service/history_files.h"
 
 namespace clap::service {
@@ -35,6 +36,14 @@ std::vector<Listen> parse_lastfm_csv(std::string_view text, const std::string& w
   // A header row names its columns; a data row has a time in it. The time decides: a headerless
   // export's first scrobble may be named like a column (Pink Floyd's "Time", a song called "Song"
   // or "Name", an album "Album"), and a header row holds no time.
+  // A spreadsheet's "CSV" in a locale whose decimal mark is a comma is separated by ';' (Excel
+  // in German or French), and a TSV by tabs: one column each row, which was "row 1: 1 columns,
+  // expected 4 (artist,album,track,date) - truncated or not a Last.fm export" (hostile pass 21).
+  if (rows[0].size() == 1)
+    for (const char separator : {';', '\t'})
+      if (std::count(rows[0][0].begin(), rows[0][0].end(), separator) >= 2)
+        throw Error(where + ": its rows are separated by " + (separator == ';' ? "semicolons (;)" : "tabs") +
+                    ", not commas: a Last.fm export is comma-separated CSV (save it again as CSV with commas)");
   std::vector<std::string> first;
   for (const std::string& cell : rows[0]) first.push_back(ascii_lower(trim_space(cell)));
   int artist = 0, album = 1, title = 2, time = 3, mbid = -1;
@@ -97,20 +106,33 @@ std::string text_of(const json& obj, const char* key) {
 }
 
 // The scrobble's time: "date": {"uts": ...} or text or a number, or "uts" / "timestamp" / "time".
-bool time_of(const json& obj, int64_t& unix_s) {
+// False when there is none, or when the field there is no time: then `unreadable` shows it,
+// `"date" {"uts":"1704100000abc"}` (it was "a scrobble without a time" whatever the value was,
+// hostile pass 21, as if the field were missing).
+bool time_of(const json& obj, int64_t& unix_s, std::string& unreadable) {
   for (const char* key : {"date", "uts", "timestamp", "time", "played_at", "listened_at"}) {
     const auto it = obj.find(key);
     if (it == obj.end() || it->is_null()) continue;
+    bool read = false;
     if (it->is_object()) {
       // A number goes through the text rules too: a negative or non-finite one is no time.
       if (const auto u = it->find("uts"); u != it->end())
-        return u->is_number() ? parse_history_time(u->dump(), unix_s)
+        read = u->is_number() ? parse_history_time(u->dump(), unix_s)
                               : u->is_string() && parse_history_time(u->get_ref<const std::string&>(), unix_s);
-      return parse_history_time(text_of(obj, key), unix_s);
+      else
+        read = parse_history_time(text_of(obj, key), unix_s);
+    } else if (it->is_number()) {
+      read = parse_history_time(it->dump(), unix_s);
+    } else if (it->is_string()) {
+      read = parse_history_time(it->get_ref<const std::string&>(), unix_s);
     }
-    if (it->is_number()) return parse_history_time(it->dump(), unix_s);
-    if (it->is_string()) return parse_history_time(it->get_ref<const std::string&>(), unix_s);
-    return false;
+    if (!read) {  // appended piece by piece: GCC 12's -Wrestrict misreads "\"" + std::string(key)
+      unreadable = '"';
+      unreadable += key;
+      unreadable += "\" ";
+      unreadable += echo_excerpt(it->dump());
+    }
+    return read;
   }
   return false;
 }
@@ -133,7 +155,10 @@ void add_scrobble(const json& s, const std::string& at, std::vector<Listen>& out
     if (l.title.empty()) l.title = text_of(s, key);
   l.mbid = text_of(s, "mbid");
   if (l.mbid.empty()) l.mbid = text_of(s, "track_mbid");
-  if (!time_of(s, l.played_at)) throw Error(at + ": a scrobble without a time (date, uts or timestamp)");
+  std::string unreadable;
+  if (!time_of(s, l.played_at, unreadable))
+    throw Error(at + (unreadable.empty() ? ": a scrobble without a time (date, uts or timestamp)"
+                                         : ": its " + unreadable + " is not a time (unix seconds or a date such as 31 Jan 2021 12:34)"));
   check_play_time(l.played_at, at);
   if (l.artist.empty() || l.title.empty()) throw Error(at + ": a scrobble without " + std::string(l.artist.empty() ? "artist" : "track"));
   out.push_back(std::move(l));

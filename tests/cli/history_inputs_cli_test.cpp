@@ -1,7 +1,8 @@
 // `clapsearch history` and the commands that read a user's history, with the inputs hostile
 // passes 16 to 18 found wrong (real processes over a real index): `--user ""`, a play at time 0,
 // an index replaced while an export is read or while its plays wait to be written (both import
-// paths), names longer than any tag, an export that is not UTF-8.
+// paths), names longer than any tag, an export that is not UTF-8, beets counts adding millions of
+// plays, beets' own database, a Last.fm time that is there but unreadable, a ';' or tab separator.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
@@ -216,6 +217,106 @@ TEST(HistoryInputs, AnExportThatIsNotUtf8SaysWhy) {
   EXPECT_NE(err.find("bytes that are not UTF-8 (ill-formed UTF-8"), std::string::npos) << err;
   EXPECT_NE(err.find("save the file as UTF-8"), std::string::npos) << err;
   EXPECT_EQ(run_json("history --json" + on)["plays"], 0);
+}
+
+// Hostile pass 21, H21P-1: each beets count is bounded (100,000), their sum was not: a file of
+// 100 lines of 100,000 plays added 10 million plays (2.7 GB resident, 1 GB of index), and a few
+// thousand lines would take all the memory. More than a million plays and skips in one import is
+// refused naming the file, and nothing is imported; the same counts sent in parts import.
+TEST(HistoryInputs, BeetsCountsAddingMillionsOfPlaysAreRefusedWhole) {
+  OneSongHistory h(0);
+  for (int i = 1; i < 6; ++i)
+    test::ffmpeg(h.dir + "/music/s" + std::to_string(i) + ".flac",
+                 "-f lavfi -i \"sine=f=" + std::to_string(330 + 110 * i) + ":d=1:sample_rate=16000\"");
+  std::string out, err;
+  ASSERT_EQ(run("index " + q(h.dir + "/music") + " --db " + q(h.db) + " --quiet --model " + q(test::case_dir("tiny-unfused")), &out, &err), 0)
+      << err;
+  // Six songs of 100,000 plays and 100,000 skips: 1.2 million in all.
+  std::string all, part;
+  for (const std::string name : {"a", "s1", "s2", "s3", "s4", "s5"}) {
+    const std::string line = R"({"path": ")" + h.dir + "/music/" + name + R"(.flac", "play_count": 100000, "skip_count": 100000})" "\n";
+    all += line;
+    if (part.empty()) part = line;
+  }
+  const std::string file = write(h.dir + "/beets.jsonl", all);
+  const std::string on = " --format beets --user ann --db " + q(h.db);
+  EXPECT_EQ(run("history import " + q(file) + on, &out, &err), 1) << out;
+  EXPECT_NE(err.find(file + ": the beets counts add 1200000 plays and skips, more than 1000000 in one import"), std::string::npos) << err;
+  EXPECT_NE(err.find("Nothing was imported; send a part at a time"), std::string::npos) << err;
+  EXPECT_EQ(run_json("history --json --user ann --db " + q(h.db))["plays"], 0);
+  // One song's counts (200,000) import; the whole file again then adds 1 million: at the bound, taken.
+  const json one = run_json("history import " + q(write(h.dir + "/one.jsonl", part)) + on + " --json");
+  EXPECT_EQ(one["plays"], 100000) << one;
+  EXPECT_EQ(one["skips"], 100000) << one;
+  const json rest = run_json("history import " + q(file) + on + " --json");
+  EXPECT_EQ(rest["plays"].get<int64_t>() + rest["skips"].get<int64_t>(), 1000000) << rest;
+  EXPECT_EQ(rest["already"], 200000) << rest;
+}
+
+// Hostile pass 21, H21P-2: beets' own library.db (where a beets user's counts are) given to
+// `history import` was "binary data, not text": it names the file as an SQLite database now and
+// says what imports a beets library's counts. Under every --format; nothing imported.
+TEST(HistoryInputs, AnSqliteDatabaseSaysWhatImportsABeetsLibrary) {
+  OneSongHistory h(0);
+  sqlite3* db = nullptr;
+  const std::string beets = h.dir + "/beets-library.db";
+  ASSERT_EQ(sqlite3_open(beets.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE items (id INTEGER PRIMARY KEY, path BLOB, play_count INTEGER)", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  for (const std::string format : {"", " --format beets", " --format lastfm", " --format listenbrainz"}) {
+    std::string out, err;
+    EXPECT_EQ(run("history import " + q(beets) + format + " --db " + q(h.db), &out, &err), 1) << format << out;
+    EXPECT_NE(err.find(beets + ": not a history export: an SQLite database (a beets library"), std::string::npos) << format << err;
+    EXPECT_NE(err.find("`beet clapsearch history`"), std::string::npos) << format << err;
+  }
+  EXPECT_EQ(run_json("history --json --db " + q(h.db))["plays"], 0);
+}
+
+// Hostile pass 21, H21P-3: a Last.fm JSON scrobble whose time is there but unreadable ("uts":
+// "1704100000abc", "0x65A0", "+1704100000", a date that is no date) was "a scrobble without a
+// time (date, uts or timestamp)", as if the field were missing. Now the field and its value are
+// named; a scrobble with no time at all is still said to have none. Nothing imported.
+TEST(HistoryInputs, AnUnreadableLastFmJsonTimeIsNamedWithItsValue) {
+  OneSongHistory h(0);
+  const std::string on = " --db " + q(h.db);
+  const std::pair<std::string, std::string> cases[] = {
+      {R"("date": {"uts": "1704100000abc", "#text": "01 Jan 2024, 09:06"})", R"("date" {"#text":"01 Jan 2024, 09:06","uts":"1704100000abc"} is not a time)"},
+      {R"("date": {"uts": "0x65A0"})", R"("date" {"uts":"0x65A0"} is not a time)"},
+      {R"("timestamp": "+1704100000")", R"("timestamp" "+1704100000" is not a time)"},
+      {R"("date": "30 Feb 2024 10:00")", R"("date" "30 Feb 2024 10:00" is not a time)"},
+      {R"("date": true)", R"("date" true is not a time)"},
+      {R"("album": "x")", "a scrobble without a time (date, uts or timestamp)"},
+  };
+  for (const auto& [time, said] : cases) {
+    const std::string file = write(h.dir + "/scrobbles.json", R"([{"artist": "Artist", "name": "Song", )" + time + "}]");
+    std::string out, err;
+    EXPECT_EQ(run("history import " + q(file) + on, &out, &err), 1) << time << out;
+    EXPECT_NE(err.find(file + " scrobble 1: " + (said[0] == '"' ? "its " : "") + said), std::string::npos) << time << "\n" << err;
+  }
+  EXPECT_EQ(run_json("history --json" + on)["plays"], 0);
+}
+
+// Hostile pass 21, H21P-5: a Last.fm export saved again by a spreadsheet whose locale separates
+// by ';' (Excel in German or French), or as TSV, was "row 1: 1 columns, expected 4
+// (artist,album,track,date) - truncated or not a Last.fm export". Now the separator is named.
+TEST(HistoryInputs, ASemicolonOrTabSeparatedExportNamesItsSeparator) {
+  OneSongHistory h(0);
+  const std::string on = " --db " + q(h.db);
+  for (const auto& [text, said] : std::vector<std::pair<std::string, std::string>>{
+           {"artist;album;track;date\nArtist;;Song;1704100000\n", "semicolons (;)"},
+           {"Artist;;Song;1704100000\n", "semicolons (;)"},
+           {"artist\talbum\ttrack\tdate\nArtist\t\tSong\t1704100000\n", "tabs"}}) {
+    const std::string file = write(h.dir + "/scrobbles.csv", text);
+    std::string out, err;
+    EXPECT_EQ(run("history import " + q(file) + on, &out, &err), 1) << text << out;
+    EXPECT_NE(err.find(file + ": its rows are separated by " + said + ", not commas: a Last.fm export is comma-separated CSV"),
+              std::string::npos)
+        << text << "\n" << err;
+  }
+  // A comma-separated export whose names hold semicolons still imports.
+  const std::string fine = write(h.dir + "/fine.csv", "artist,album,track,date\nArtist,A;B;C,Song,1704100000\n");
+  EXPECT_EQ(run_json("history import " + q(fine) + " --json" + on)["imported"], 1);
 }
 
 }  // namespace

@@ -33,6 +33,7 @@ def main():
         run_link_tests(os.path.join(tmp, 'links'), binary, model, plugin_dir)
         run_small_part_tests(os.path.join(tmp, 'part'), binary, model, plugin_dir)
         run_missing_file_tests(os.path.join(tmp, 'missing'), binary, model, plugin_dir)
+        run_history_bound_tests(os.path.join(tmp, 'bound'), binary, model, plugin_dir)
     print('Beets.Plugin: all checks passed')
 
 
@@ -468,6 +469,33 @@ def run_small_part_tests(tmp, binary, model, plugin_dir):
     got = env.lines('clapsearch', 'search', '-k', '2', '-p', 'a sweep')
     check(got == expected, f'search -k 2 in a small part of the index: {got} != {expected}')
 
+
+def run_history_bound_tests(tmp, binary, model, plugin_dir):
+    """Hostile pass 21 (H21P-1): each count is bounded (100,000), their sum was not: six items
+    of 100,000 plays and 100,000 skips added 1.2 million plays in one import (a few thousand such
+    items would take all the memory). More than a million in one import is refused; the plugin
+    names the items sent, not its temporary file, and nothing is imported. A part at a time
+    (a query) imports."""
+    os.makedirs(tmp)
+    env = Env(tmp, binary)
+    music = os.path.join(tmp, 'music')
+    for i in range(6):
+        encode(os.path.join(music, f'n/{i}.flac'), f'sine=f={200 + 70 * i}:d=2', {'artist': 'Many', 'title': f'Song {i}'})
+    write_beets_config(env, music, tmp, plugin_dir, binary, model)
+    env.beet('import', '-A', os.path.join(music, 'n'))
+    env.run([binary, 'index', music, '--db', env.index, '--model', model, '-q'])
+    added = subprocess.run([binary, 'user', 'add', 'ann', '--db', env.index], input='pw\n', env=env.vars,
+                           capture_output=True, text=True, check=False)
+    check(added.returncode == 0, f'user add: {added.stderr}')
+    env.beet('modify', '-y', 'artist:Many', 'play_count=100000', 'skip_count=100000')
+    done = env.beet('clapsearch', 'history', ok=False)
+    check(done.returncode != 0 and 'the 6 item(s) sent: the beets counts add 1200000 plays and skips, more than 1000000'
+          in done.stderr and '.jsonl' not in done.stderr and 'beet clapsearch history QUERY' in done.stderr,
+          f'1.2 million plays in one import: {done.returncode} {done.stderr}')
+    check(env.clapsearch_json('history')['plays'] == 0, 'plays were imported from the refused run')
+    env.beet('clapsearch', 'history', 'title:Song 0')
+    check(env.clapsearch_json('history')['by_source']['beets'] == {'plays': 200000, 'skips': 100000},
+          f"one item's counts: {env.clapsearch_json('history')}")
 
 def run_missing_file_tests(tmp, binary, model, plugin_dir):
     """Hostile pass 13: the advice for an item whose file was deleted (R13P-2: "not in the

@@ -432,3 +432,74 @@ def test_hostile12_a_hub_model_not_cached_while_offline_is_not_found(tmp_path, m
         with pytest.raises(clapsearch.NotFoundError, match="not in the Hugging Face cache") as raised:
             clapsearch.Model(model)
         assert isinstance(raised.value, FileNotFoundError), raised.value
+
+
+# --- hostile pass 21
+
+
+def _dummy_arguments(doc):
+    """Arguments of the right types for a native method, read from pybind11's signature line."""
+    import re
+
+    signature = doc.splitlines()[0]
+    params = signature[signature.index("(") + 1 : signature.rindex(")")].split(", ")[1:]  # not self
+    made = {"List[str]": ["a"], "int": 1, "str": "", "float": 0.5, "bool": False,
+            "numpy.ndarray": np.zeros((1, 4), np.float32)}
+    args = []
+    for p in params:
+        kind = re.sub(r" = .*$", "", p.split(": ", 1)[1])
+        assert kind in made, f"no dummy argument for {kind!r} in {signature}"
+        args.append(made[kind])
+    return args
+
+
+def test_hostile21_a_native_object_made_without_init_raises_typeerror_not_a_crash():
+    """H20P-3: `_Library.__new__(_Library)` (or `_Model`) then a method ended the interpreter:
+    SIGABRT in a mutex, or "cannot run 206742458 threads" (pybind11 allocates a never-constructed
+    C++ object for such an instance). Every method and property of both native classes raises a
+    TypeError saying so. Each call runs in its own process (a crash there fails the case)."""
+    import subprocess
+    import sys
+
+    from clapsearch import _clapsearch as native
+
+    calls = []
+    for cls in (native._Library, native._Model):
+        for name, member in vars(cls).items():
+            if name.startswith("__"):
+                continue
+            if isinstance(member, property):
+                calls.append((cls.__name__, name, None))
+            else:
+                calls.append((cls.__name__, name, _dummy_arguments(member.__doc__)))
+    assert len(calls) >= 25, calls  # every member, not a few: 14 of _Library, 13 of _Model
+    for cls, name, args in calls:
+        use = f"x.{name}" if args is None else f"x.{name}(*{args!r})".replace("array(", "np.array(")
+        code = f"""
+import numpy as np
+from numpy import float32
+from clapsearch import _clapsearch as native
+x = native.{cls}.__new__(native.{cls})
+try:
+    {use}
+    print("answered")
+except TypeError as e:
+    print("TypeError:", e)
+"""
+        child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        shown = f"{cls}.{name}: exit {child.returncode}: {child.stdout}{child.stderr[-500:]}"
+        assert child.returncode == 0, shown
+        assert f"TypeError: this {cls} was made by __new__ without __init__" in child.stdout, shown
+        assert f"make one with clapsearch.{cls[1:]}(...)" in child.stdout, shown
+
+
+def test_hostile21_a_native_method_called_on_another_object_is_a_typeerror():
+    """The methods take `self` as any object now (to check it was made by __init__): one called
+    through the class on another object still raises TypeError naming the class."""
+    from clapsearch import _clapsearch as native
+
+    for cls, method in ((native._Library, "tracks"), (native._Model, "config_json")):
+        with pytest.raises(TypeError, match=cls.__name__):
+            getattr(cls, method)(object())
+    with pytest.raises(TypeError, match="_Model"):
+        native._Model.config_json(native._Library.__new__(native._Library))

@@ -327,7 +327,16 @@ try {
     const cases = [[`${open.url}/?x=1`, /holds a query or a fragment/], [`${open.url}#top`, /holds a query or a fragment/],
                    [`127.0.0.1:${port}`, /is not an http:\/\/ or https:\/\/ address: write it whole, e\.g\. http:\/\/127\.0\.0\.1:8411/],
                    [`localhost:${port}`, /is not an http:\/\/ or https:\/\/ address/], [`ftp://127.0.0.1:${port}`, /is not an http:\/\/ or https:\/\/ address/],
-                   [`${open.url}\u0000/x`, /holds a control character/], [`${open.url}/a b`, /holds a space/]];
+                   [`${open.url}\u0000/x`, /holds a control character/], [`${open.url}/a b`, /holds a space/],
+                   // Hostile pass 21: no host (sent as `http:/api/…`, read as the host "api"), a port
+                   // out of range, a backslash (a slash to one URL parser, part of the user to another).
+                   ['http://', /names no host/], ['http:///', /names no host/], [`http://:${port}`, /names no host/],
+                   [`http://user:pw@:${port}/`, /names no host/], [`http://::1:${port}`, /names no host/], [`http://[]:${port}`, /names no host/],
+                   [`http://[::1:${port}`, /has a \[ with no \]/], ['http://127.0.0.1:99999', /has a port that is not a number from 1 to 65535/],
+                   ['http://127.0.0.1:0', /has a port/], ['http://127.0.0.1:', /has a port/], ['http://127.0.0.1:84x1', /has a port/],
+                   [`http://[::1]x:${port}`, /something after its host/],
+                   [`${open.url}\\@example.com`, /holds a backslash/],
+                   [open.url.replace('http://', 'http://user:p@ss@'), /has an @ inside its user:password@: write that @ as %40/]];
     for (const [baseUrl, message] of cases) {
       const before = sent.length;
       const plugin = await loadPlugin({ baseUrl });
@@ -338,7 +347,9 @@ try {
       await plugin.close();
     }
     // What stays allowed: upper-case HTTP://, localhost, a path (serve behind a proxy), slashes after it.
-    for (const baseUrl of [open.url.replace('http://', 'HTTP://'), open.url.replace('127.0.0.1', 'localhost'), `${open.url}//`]) {
+    // Hostile pass 21: and a user:password@ (a proxy's) and an empty one, with or without a port.
+    for (const baseUrl of [open.url.replace('http://', 'HTTP://'), open.url.replace('127.0.0.1', 'localhost'), `${open.url}//`,
+                           open.url.replace('http://', 'http://user:p%40ss@'), open.url.replace('http://', 'http://@')]) {
       const plugin = await loadPlugin({ baseUrl });
       assert.equal((await call(plugin, 'nd_get_sonic_similar_tracks', { song: seed, count: 1 })).matches.length, 1, baseUrl);
       await plugin.close();
