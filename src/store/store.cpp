@@ -15,6 +15,7 @@
 #include "store/postgres.h"
 #include "store/playlist_reads.h"
 #include "store/postgres_store.h"
+#include "store/rows_written.h"
 #include "store/sqlite.h"
 #include "store/sqlite_store.h"
 
@@ -287,6 +288,13 @@ std::optional<int64_t> misshapen_track_embedding(const Store& s) {
 
 std::optional<std::string> password_key_id(const Store& s) {
   if (const auto* postgres = dynamic_cast<const PostgresStore*>(&s)) return postgres->key_id();
+  return std::nullopt;
+}
+
+// --- store/rows_written.h ------------------------------------------------------------------------
+
+std::optional<int64_t> rows_written(const Store& s) {
+  if (const auto* sqlite = dynamic_cast<const SqliteStore*>(&s)) return sqlite->rows_written();
   return std::nullopt;
 }
 
