@@ -34,7 +34,7 @@
 #include <utility>
 #include <vector>
 
-#include "store/rows_written.h"
+#include "store/connection_state.h"
 #include "store/store.h"
 
 namespace clap::service {
@@ -167,6 +167,12 @@ class AccountsConnection {
     const HeldBy held(holder_);
     try {
       if (store_ && replaced()) close_replaced();
+      // A PostgreSQL restart ended the idle session: opened again below, not refused once as lost
+      // ("the connection to the PostgreSQL server was lost": hostile pass 21, H21S-2).
+      if (store_ && store::connection_closed(*store_)) {
+        accounts_.reset();
+        store_.reset();
+      }
       if (!store_) {
         file_id_ = index_file_id(location_);  // before opening, as Library does
         try {

@@ -10,12 +10,12 @@
 #include "core/one_line_text.h"
 #include "core/regular_file.h"
 #include "core/user_dirs.h"
+#include "store/connection_state.h"
 #include "store/database_id.h"
 #include "store/orphan_rows.h"
 #include "store/postgres.h"
 #include "store/playlist_reads.h"
 #include "store/postgres_store.h"
-#include "store/rows_written.h"
 #include "store/sqlite.h"
 #include "store/sqlite_store.h"
 
@@ -291,11 +291,16 @@ std::optional<std::string> password_key_id(const Store& s) {
   return std::nullopt;
 }
 
-// --- store/rows_written.h ------------------------------------------------------------------------
+// --- store/connection_state.h -------------------------------------------------------------------
 
 std::optional<int64_t> rows_written(const Store& s) {
   if (const auto* sqlite = dynamic_cast<const SqliteStore*>(&s)) return sqlite->rows_written();
   return std::nullopt;
+}
+
+bool connection_closed(const Store& s) {
+  if (const auto* postgres = dynamic_cast<const PostgresStore*>(&s)) return postgres->connection_closed();
+  return false;
 }
 
 }  // namespace clap::store
