@@ -88,19 +88,28 @@ class Listening {
     // was said "not recorded" and lost (hostile pass 19, H19P-3). It is made once more, in the
     // file now at the name, once the radio has opened that file (this process may open it only
     // after closing the old one). Plays are kept once per user, source, song and second
-    // (docs/user-guide.md), so the same play can never be counted twice.
+    // (docs/user-guide.md), so the same play can never be counted twice. A record that wrote
+    // nothing (the play was there already) under a replacement is ModelChanged (hostile pass 21):
+    // made once more the same way.
     for (bool again = false;; again = true) {
+      const auto once_more = [&](const Error& e) {
+        if (!again && reopen_index) {
+          reopen_index();
+          return true;
+        }
+        not_recorded(heard, e);
+        return false;
+      };
       try {
         if (const std::optional<service::RecordedPlay> play = recorder_->record(heard, *path, played_at))
           print_note(std::string(play->skipped ? "skipped " : "played ") + terminal_text(heard.uri) + " (" +
                      fixed(play->seconds_played, 0) + " s): in the history of " + terminal_text(user_));
         return;
       } catch (const service::IndexReplacedDuringCall& e) {
-        if (!again && reopen_index) {
-          reopen_index();
-          continue;
-        }
-        not_recorded(heard, e);
+        if (once_more(e)) continue;
+        return;
+      } catch (const service::ModelChanged& e) {
+        if (once_more(e)) continue;
         return;
       } catch (const Error& e) {
         // The radio goes on when the index cannot take the play (read-only, being migrated).

@@ -491,9 +491,12 @@ void Rest::dispatch(const httplib::Request& req, httplib::Response& res) {
     // refusal (a wrong password, a missing parameter) is thrown after that call, as it was before
     // (an exception inside one drops the connection); a password the key does not open (code 0)
     // still drops it, so that a key file put right is read again by the next call.
+    // A sign-in that only read while a copy was moved over the index is ModelChanged too (R17S-2,
+    // hostile pass 21), and made again; one refused (a wrong password, counted towards the
+    // lockout) is answered so as it is, never made again: the failure would count twice.
     RestUser user;
     std::exception_ptr refused;
-    const bool answered = once_more_after_a_reopen([&] {
+    const auto sign_in = [&] {
       return service::accounts_connection(library->location()).with([&](service::Accounts&, store::Store&) {
         try {
           if (!rest_enabled(*library)) {
@@ -512,6 +515,14 @@ void Rest::dispatch(const httplib::Request& req, httplib::Response& res) {
           return true;
         }
       });
+    };
+    const bool answered = once_more_after_a_reopen([&] {
+      try {
+        return sign_in();
+      } catch (const service::ModelChanged&) {
+        if (refused) return true;  // counted once, answered as it is
+        throw;
+      }
     });
     if (refused) std::rethrow_exception(refused);
     if (answered) return;

@@ -17,6 +17,7 @@
 #include <memory>
 #include <mutex>
 
+#include "audio/media_unavailable.h"
 #include "audio/transcode.h"
 #include "core/error.h"
 #include "server/api.h"
@@ -321,7 +322,9 @@ void get_cover_art(Call& call) {
 // --- lyrics ----------------------------------------------------------------------------------
 
 // The lyrics tags of a song's file; none when its file is not served or its tags cannot be read
-// (an app asks for lyrics of every song it plays: "none" is the answer, not an error).
+// (an app asks for lyrics of every song it plays: "none" is the answer, not an error). When the
+// server cannot load the media libraries, no file's tags can be read: said so, not "no lyrics"
+// (hostile pass 21, H21S-1).
 std::vector<audio::LyricsTag> lyrics_tags(const Call& call, const store::Track& t) {
   size_t size = 0;
   try {
@@ -329,6 +332,8 @@ std::vector<audio::LyricsTag> lyrics_tags(const Call& call, const store::Track& 
     return audio::read_lyrics(*file, call.snap.display_path(t.path));
   } catch (const HttpError&) {
     return {};
+  } catch (const audio::MediaLibraryUnavailable& e) {
+    throw Failure{0, std::string("the lyrics cannot be read: ") + e.what()};
   } catch (const Error&) {
     return {};
   }

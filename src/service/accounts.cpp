@@ -629,11 +629,21 @@ bool AccountsConnection::replaced() const {
 
 void AccountsConnection::throw_if_replaced_during_the_call() {
   if (!store_ || !replaced()) return;
+  const bool wrote = wrote_during_the_call();
   close_replaced();
-  throw_replaced_during_the_call();
+  throw_replaced_during_the_call(wrote);
 }
 
-void AccountsConnection::throw_replaced_during_the_call() {
+// Unknown (a store that does not count) is taken as written: never made twice.
+bool AccountsConnection::wrote_during_the_call() const {
+  const std::optional<int64_t> now = store_ ? store::rows_written(*store_) : std::nullopt;
+  return !now || !written_before_ || *now != *written_before_;
+}
+
+void AccountsConnection::throw_replaced_during_the_call(bool wrote) {
+  if (!wrote)
+    throw ModelChanged("the index file was replaced while a call that only read ran (a restore or a copy moved over it): "
+                       "made again on the file now at the name");
   throw IndexReplacedDuringCall("the index file was replaced while this call ran (a restore or a copy moved over it): the call read and wrote "
               "the file that was replaced, and nothing it wrote is in the index now at the name; try again");
 }

@@ -34,6 +34,7 @@
 #include <utility>
 #include <vector>
 
+#include "store/connection_state.h"
 #include "store/store.h"
 
 namespace clap::service {
@@ -166,6 +167,12 @@ class AccountsConnection {
     const HeldBy held(holder_);
     try {
       if (store_ && replaced()) close_replaced();
+      // A PostgreSQL restart ended the idle session: opened again below, not refused once as lost
+      // ("the connection to the PostgreSQL server was lost": hostile pass 21, H21S-2).
+      if (store_ && store::connection_closed(*store_)) {
+        accounts_.reset();
+        store_.reset();
+      }
       if (!store_) {
         file_id_ = index_file_id(location_);  // before opening, as Library does
         try {
@@ -175,6 +182,7 @@ class AccountsConnection {
         }
         accounts_ = std::make_unique<Accounts>(*store_, location_);
       }
+      written_before_ = store::rows_written(*store_);
       if constexpr (std::is_void_v<decltype(action(*accounts_, *store_))>) {
         action(*accounts_, *store_);
         throw_if_replaced_during_the_call();
@@ -187,9 +195,10 @@ class AccountsConnection {
       // An error under a replacement (SQLite's "attempt to write a readonly database", "playlist
       // not found" read back from the other file) is said as that replacement (R17S-3).
       const bool replaced_meanwhile = store_ && replaced();
+      const bool wrote = replaced_meanwhile && wrote_during_the_call();
       accounts_.reset();
       store_.reset();
-      if (replaced_meanwhile) throw_replaced_during_the_call();
+      if (replaced_meanwhile) throw_replaced_during_the_call(wrote);
       throw;
     }
   }
@@ -218,9 +227,14 @@ class AccountsConnection {
   // A call the index file was replaced under (a restore moved over it while the call waited for
   // another writer's lock) read and wrote the replaced file: what it wrote is where nothing reads
   // it again, and it was answered ok (hostile pass 18, H18P-3). It is answered with the
-  // replacement instead, so that the client tries again (on the file now at the name).
+  // replacement instead (IndexReplacedDuringCall), so that the client tries again (on the file
+  // now at the name). A call that wrote nothing (its connection's count of rows written did not
+  // move: a sign-in, getSong, getStarred2) is ModelChanged instead, which the server's dispatchers
+  // answer by reopening the library and making the call again, on the file now at the name: the
+  // client was told "try again" for a read (hostile passes 19 to 21, R17S-2).
   void throw_if_replaced_during_the_call();
-  [[noreturn]] static void throw_replaced_during_the_call();
+  bool wrote_during_the_call() const;
+  [[noreturn]] static void throw_replaced_during_the_call(bool wrote);
   // In the open's catch block: a file replaced while it was opened, or the old file still open
   // in this process (store::sql::ReplacedWhileOpening), ran nothing of the call; it is thrown as
   // ModelChanged, which the server's dispatchers answer by reopening the library (which closes
@@ -242,6 +256,7 @@ class AccountsConnection {
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<Accounts> accounts_;
   std::optional<std::pair<uint64_t, uint64_t>> file_id_;  // of the file store_ opened
+  std::optional<int64_t> written_before_;  // store::rows_written as the outer call began
 };
 
 // The process's AccountsConnection of the index at `location` (store::resolve_location form),

@@ -21,6 +21,7 @@
 #include "core/output_file.h"
 #include "core/sha256.h"
 #include "core/user_dirs.h"
+#include "audio/media_unavailable.h"
 #include "service/library.h"
 
 namespace clap::service {
@@ -169,6 +170,10 @@ std::optional<CoverImage> track_cover(const LibrarySnapshot& snap, const store::
   std::string source;
   try {
     source = audio::embedded_picture(audio_fd, snap.display_path(track.path));
+  } catch (const audio::MediaLibraryUnavailable&) {
+    // No file's tags can be read now: the picture beside it would be served for one the file
+    // has, or "no cover art" said of a file that has one (hostile pass 21, H21S-1).
+    throw;
   } catch (const std::exception&) {
     // An audio file whose tags cannot be read may still have a cover beside it.
   }

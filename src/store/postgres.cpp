@@ -620,6 +620,17 @@ Result Connection::query(const std::string& sql, const Params& params, bool bina
 
 bool Connection::in_transaction() const { return PQtransactionStatus(c_) != PQTRANS_IDLE; }
 
+// A server ending a session sends its reason (FATAL 57P01 on a restart) and closes the socket:
+// the first read takes the message, the second finds the end (libpq then marks it bad). Each
+// read is a recv that does not wait: on a live idle session both find nothing.
+bool Connection::closed_by_server() {
+  if (PQstatus(c_) == CONNECTION_BAD) return true;
+  if (PQtransactionStatus(c_) != PQTRANS_IDLE) return false;
+  for (int read = 0; read < 2 && PQstatus(c_) == CONNECTION_OK; ++read)
+    if (!PQconsumeInput(c_)) break;
+  return PQstatus(c_) == CONNECTION_BAD;
+}
+
 // --- Transaction -----------------------------------------------------------------------------
 
 Transaction::Transaction(Connection& c, const char* begin) : c_(c) { c_.exec(begin); }

@@ -118,6 +118,9 @@ class Connection {
   Result query(const std::string& sql, const Params& params = {}, bool binary = false);
   const std::string& where() const { return where_; }  // the redacted URL, for messages
   bool in_transaction() const;
+  // Whether the server ended this session while it was idle (a restart, pg_terminate_backend):
+  // reads what it sent meanwhile without waiting. False inside a transaction (not probed).
+  bool closed_by_server();
 
  private:
   [[noreturn]] void fail(PGresult* r, const std::string& sql);

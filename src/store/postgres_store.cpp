@@ -96,6 +96,8 @@ std::unique_ptr<PostgresStore> PostgresStore::open_readonly(const std::string& u
 
 int PostgresStore::schema_version() const { return read_version(*c_); }
 
+bool PostgresStore::connection_closed() const { return c_->closed_by_server(); }
+
 std::optional<std::string> PostgresStore::key_id() const {
   auto r = c_->query("SELECT value FROM meta WHERE key = 'key_id'");
   if (!r.rows()) return std::nullopt;

@@ -48,6 +48,7 @@ class PostgresStore final : public Store {
   // recorded by the first open() of the database that finds none; std::nullopt when none is
   // recorded. Throws DamagedIndex when the row is not 32 hex digits.
   std::optional<std::string> key_id() const;
+  bool connection_closed() const;  // store/connection_state.h
   static bool is_url(const std::string& location);  // postgresql:// or postgres://
 
   ~PostgresStore() override;

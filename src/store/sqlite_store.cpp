@@ -503,6 +503,8 @@ SqliteStore SqliteStore::replace_damaged(const std::string& given, std::unique_p
   return open(path, /*create=*/false);
 }
 
+int64_t SqliteStore::rows_written() const { return sqlite3_total_changes64(db_); }
+
 int64_t SqliteStore::file_bytes() const {
   std::error_code ec;
   int64_t total = 0;

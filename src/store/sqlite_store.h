@@ -56,6 +56,7 @@ class SqliteStore final : public Store {
   int64_t library_generation() const override;
   std::unique_ptr<ReadScope> read_scope() const override;
   int64_t file_bytes() const override;
+  int64_t rows_written() const;  // store/connection_state.h
   std::unique_ptr<IndexerLock> lock_indexer() override;
 
   std::optional<ModelIdentity> model() const override;

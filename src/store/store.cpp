@@ -10,6 +10,7 @@
 #include "core/one_line_text.h"
 #include "core/regular_file.h"
 #include "core/user_dirs.h"
+#include "store/connection_state.h"
 #include "store/database_id.h"
 #include "store/orphan_rows.h"
 #include "store/postgres.h"
@@ -288,6 +289,18 @@ std::optional<int64_t> misshapen_track_embedding(const Store& s) {
 std::optional<std::string> password_key_id(const Store& s) {
   if (const auto* postgres = dynamic_cast<const PostgresStore*>(&s)) return postgres->key_id();
   return std::nullopt;
+}
+
+// --- store/connection_state.h -------------------------------------------------------------------
+
+std::optional<int64_t> rows_written(const Store& s) {
+  if (const auto* sqlite = dynamic_cast<const SqliteStore*>(&s)) return sqlite->rows_written();
+  return std::nullopt;
+}
+
+bool connection_closed(const Store& s) {
+  if (const auto* postgres = dynamic_cast<const PostgresStore*>(&s)) return postgres->connection_closed();
+  return false;
 }
 
 }  // namespace clap::store

@@ -381,6 +381,57 @@ TEST(ServeLive, AWriteAndItsReadBackInOneAccountsCallAreOfTheSameFile) {
   EXPECT_EXIT(write_copy_moved_over_read_back(), ::testing::ExitedWithCode(0), "");
 }
 
+// R17S-2's remains (hostile passes 19 and 20 left them, fixed in pass 21): a call on the accounts
+// connection that only read (a sign-in, getSong's marks, getStarred2) while a copy was moved over
+// the index was answered "the index file was replaced while this call ran ... try again", as a
+// write is; a read may simply be made again on the file now at the name. It is ModelChanged now
+// (which the server's dispatchers answer by reopening the library and making the call again),
+// told from a write by the connection's count of rows written; a call that wrote is still
+// refused as replaced (its write is in the replaced file: H18P-3).
+TEST(ServeLive, AnAccountsCallThatOnlyReadWhileACopyWasMovedOverIsMadeAgainNotRefused) {
+  const std::string dir = test::temp_dir() + "/read_while_moved_over";
+  const std::string db = index_and_backup(dir);
+  fs::copy_file(dir + "/copy.db", dir + "/copy2.db");
+  service::AccountsConnection connection(db);
+  const auto move_over = [&](const std::string& copy) { ASSERT_EQ(std::rename((dir + "/" + copy).c_str(), db.c_str()), 0); };
+  // A read, the copy moved over during it.
+  int runs = 0;
+  try {
+    connection.with([&](service::Accounts& a, store::Store&) {
+      ++runs;
+      const bool found = a.find("bob").has_value();
+      move_over("copy.db");
+      return found;
+    });
+    ADD_FAILURE() << "a read the index was replaced under was answered as if nothing happened";
+  } catch (const service::ModelChanged& e) {
+    EXPECT_NE(std::string(e.what()).find("only read"), std::string::npos) << e.what();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "a read the index was replaced under is refused, not made again: " << e.what();
+  }
+  EXPECT_EQ(runs, 1);
+  // Made again (as the dispatchers do): it reads the copy.
+  EXPECT_TRUE(connection.with([](service::Accounts& a, store::Store&) { return a.find("bob").has_value(); }));
+  // A write, the copy moved over during it: refused as replaced, so that the client sends it again.
+  std::string said;
+  try {
+    connection.with([&](service::Accounts& a, store::Store& s) {
+      store::PlaylistRecord p;
+      p.name = "written into the file being replaced";
+      p.owner = a.find("bob")->id;
+      s.put_playlist(p);
+      move_over("copy2.db");
+      return 0;
+    });
+  } catch (const service::ModelChanged& e) {
+    said = std::string("ModelChanged: ") + e.what();
+  } catch (const std::exception& e) {
+    said = e.what();
+  }
+  EXPECT_NE(said.find("the index file was replaced while this call ran"), std::string::npos) << said;
+  EXPECT_EQ(query(db, "SELECT COUNT(*) FROM playlists"), "0\n");
+}
+
 // H19S-2 (hostile pass 19): the shared models were keyed by their files' sizes, modification
 // times and inodes, and the tokenizer by its folder's. A model's file rewritten in place (the
 // same inode: cp over it, an editor, a fine-tuned checkpoint of the same shape), its time put

@@ -16,7 +16,9 @@
 #   `index --precision auto` (no "no audio to measure on" first), `doctor --fidelity` (not "no
 #   audio file could be embedded"), `eval` of a file not in the index (not a "skipped" line and
 #   an evaluation of the indexed files only, exit 0) and `index --watch` (exits, nothing made);
-#   `serve` answers an uploaded query 503 naming the library (not 415 "not audio": H20S-1).
+#   `serve` answers an uploaded query 503 naming the library (not 415 "not audio": H20S-1), and
+#   getCoverArt and getLyricsBySongId of a song with an embedded picture and lyrics (a cover.jpg
+#   beside it) fail naming it: not the folder's picture for the file's own, not "no lyrics" (H21S-1).
 # Usage: media_libraries.sh DIR_OF_CLAPSEARCH MODEL_DIR
 set -u
 cli="$1/clapsearch"
@@ -76,6 +78,15 @@ if [ "$(id -u)" = 0 ] && [ -n "$chromaprint" ] && unshare -m true 2> /dev/null &
   ffmpeg -loglevel error -f lavfi -i "sine=frequency=880:duration=3" "$tmp/other.wav"
   HF_HUB_OFFLINE=1 "$cli" index "$tmp/music" --db "$tmp/good.db" --model "$2" -q > /dev/null 2>&1
   printf 'path,label\n%s,low\n%s,high\n' "$tmp/music/tone.wav" "$tmp/other.wav" > "$tmp/labels.csv"
+  # The served index: one MP3 with its own picture and lyrics, a cover.jpg beside it; a user.
+  mkdir -p "$tmp/covered"
+  ffmpeg -loglevel error -f lavfi -i "sine=frequency=330:duration=3" -c:a libmp3lame "$tmp/plain.mp3"
+  ffmpeg -loglevel error -f lavfi -i "testsrc=size=64x48:d=1" -frames:v 1 "$tmp/picture.png"
+  ffmpeg -loglevel error -i "$tmp/plain.mp3" -i "$tmp/picture.png" -map 0 -map 1 -c copy -disposition:v attached_pic \
+    -id3v2_version 3 -metadata "lyrics=words sung" "$tmp/covered/song.mp3"
+  ffmpeg -loglevel error -f lavfi -i "testsrc=size=40x30:d=1" -frames:v 1 "$tmp/covered/cover.jpg"
+  HF_HUB_OFFLINE=1 "$cli" index "$tmp/covered" --db "$tmp/covers.db" --model "$2" -q > /dev/null 2>&1
+  printf 'secretpw\n' | "$cli" user add bob --db "$tmp/covers.db" > /dev/null 2>&1
   unshare -m bash -c 'mount --bind "$1" "$2" || exit 99
     "$3" --version > "$4/broken-version.out" 2>&1; echo "$?" > "$4/broken-version.rc"
     HF_HUB_OFFLINE=1 "$3" index "$4/music" --db "$4/broken.db" --model "$5" > "$4/broken-index.out" 2>&1
@@ -90,8 +101,8 @@ if [ "$(id -u)" = 0 ] && [ -n "$chromaprint" ] && unshare -m true 2> /dev/null &
     echo "$?" > "$4/broken-eval.rc"
     HF_HUB_OFFLINE=1 timeout 120 "$3" index "$4/music" --db "$4/watch.db" --model "$5" --watch > "$4/broken-watch.out" 2>&1
     echo "$?" > "$4/broken-watch.rc"
-    # serve: an uploaded query (POST /api/like) while no audio can be decoded.
-    HF_HUB_OFFLINE=1 "$3" serve --db "$4/good.db" --port 0 > "$4/serve.out" 2> "$4/serve.err" &
+    # serve: an uploaded query (POST /api/like), a cover and lyrics while no audio can be decoded.
+    HF_HUB_OFFLINE=1 XDG_CACHE_HOME="$4/cache" "$3" serve --db "$4/covers.db" --port 0 > "$4/serve.out" 2> "$4/serve.err" &
     server=$!
     for _ in $(seq 1 300); do
       url="$(sed -n "s|^clapsearch serve: listening on \(http://[^ ]*\)$|\1|p" "$4/serve.out")"
@@ -102,6 +113,10 @@ if [ "$(id -u)" = 0 ] && [ -n "$chromaprint" ] && unshare -m true 2> /dev/null &
     if [ -n "$url" ]; then
       curl -s -o "$4/broken-upload.out" -w "%{http_code}" -F "file=@$4/other.wav" "$url/api/like" > "$4/broken-upload.code"
       curl -s -o /dev/null -w "%{http_code}" "$url/api/status" > "$4/after-upload.code"
+      auth="u=bob&p=secretpw&v=1.16.1&c=test&f=json"
+      curl -s -o "$4/broken-cover.out" -w "%{content_type}" "$url/rest/getCoverArt?$auth&id=1" > "$4/broken-cover.type"
+      curl -s -o "$4/broken-lyrics.out" "$url/rest/getLyricsBySongId?$auth&id=1"
+      curl -s -o "$4/after-media.out" "$url/rest/ping?$auth"
     fi
     kill "$server" 2> /dev/null
     wait "$server" 2> /dev/null' _ "$tmp/empty.so" "$chromaprint" "$cli" "$tmp" "$2"
@@ -141,6 +156,19 @@ if [ "$(id -u)" = 0 ] && [ -n "$chromaprint" ] && unshare -m true 2> /dev/null &
     cat "$tmp/broken-upload.out" "$tmp/serve.out" "$tmp/serve.err" 2> /dev/null
     fail=1
   fi
+  # A cover or lyrics while the server cannot load FFmpeg: the reason, not the picture beside the
+  # file for the file's own (or "no cover art") and not an empty list of lyrics (hostile pass 21,
+  # H21S-1); the server goes on answering.
+  for what in cover lyrics; do
+    if ! grep -q '"status":"failed".*cannot load libavformat.*libchromaprint' "$tmp/broken-$what.out" 2> /dev/null ||
+       ! grep -q '"status":"ok"' "$tmp/after-media.out" 2> /dev/null; then
+      echo "FAIL: with libchromaprint unloadable, getCoverArt answered $(cat "$tmp/broken-cover.type" 2> /dev/null); the song's $what was:"
+      head -c 300 "$tmp/broken-$what.out" | tr -c '[:print:]\n' '.'
+      echo
+      cat "$tmp/after-media.out" "$tmp/serve.err" 2> /dev/null
+      fail=1
+    fi
+  done
   # Nothing recorded: no track, and no precision "chosen" on a sample the library left empty
   # (main recorded "--precision auto: no audio to measure on ... fp32 is kept").
   for db in auto watch; do

@@ -1,0 +1,63 @@
+// A PostgreSQL server restarted under a running `clapsearch serve` (hostile pass 21, H21S-2): the
+// Subsonic accounts connection (sign-in, every user-data read and write) still held the session
+// the restart ended, and the first call after it was refused, code 0 "the connection to the
+// PostgreSQL server was lost ... run the command again once the server is back", however long
+// after the restart it came (a nightly database restart: every app's first request of the
+// morning failed). The connection is found closed before it is used, and opened again.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "server/running_server.h"
+#include "support/golden.h"
+#include "support/postgres_server.h"
+
+namespace clap::server {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+TEST(PostgresRestart, TheFirstSubsonicCallAfterAPostgresqlRestartIsAnswered) {
+  const std::string dir = test::temp_dir() + "/postgres_restart", music = dir + "/music";
+  fs::remove_all(dir);
+  const std::string db = test::PostgresServer::shared().create_database();
+  // A PostgreSQL index's password key file is under $XDG_DATA_HOME: the CLI's and this process's.
+  const std::string env = "XDG_DATA_HOME=" + test::quoted(dir + "/data");
+  ASSERT_EQ(setenv("XDG_DATA_HOME", (dir + "/data").c_str(), 1), 0);
+  test::ffmpeg(music + "/a.flac", "-f lavfi -i \"sine=f=440:d=4\" -metadata title=A");
+  std::string err;
+  ASSERT_EQ(test::run_cli("index " + test::quoted(music) + " --db " + test::quoted(db) + " --model " +
+                              test::quoted(test::case_dir("tiny-unfused")),
+                          nullptr, &err, env),
+            0)
+      << err;
+  std::ofstream(dir + "/pw") << "secret\n";
+  ASSERT_EQ(test::run_cli("user add bob --db " + test::quoted(db) + " < " + test::quoted(dir + "/pw"), nullptr, &err, env), 0)
+      << err;
+  ServerOptions o;
+  o.db = db;
+  {
+    RunningServer s(o, db, 60);
+    const auto rest = [&](const std::string& call) {
+      auto r = s.client().Get("/rest/" + call + "&u=bob&p=secret&f=json&v=1.16.1&c=t");
+      return r ? json::parse(r->body)["subsonic-response"] : json{{"status", "no answer"}};
+    };
+    ASSERT_EQ(rest("getSong?id=1")["status"], "ok");  // the accounts connection is open
+    test::PostgresServer::shared().restart();
+    const json star = rest("star?id=1");
+    EXPECT_EQ(star["status"], "ok") << "the first call after the restart: " << star;
+    const json starred = rest("getStarred2?x=1");
+    EXPECT_EQ(starred.value("starred2", json::object()).value("song", json::array()).size(), 1u) << starred;
+  }
+  unsetenv("XDG_DATA_HOME");
+}
+
+}  // namespace
+}  // namespace clap::server
