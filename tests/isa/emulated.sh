@@ -69,6 +69,7 @@ for t in json.load(open(cases))["texts"]:
     if t: sys.stdout.write(t + "\0")
 PY
 )
+(( ${#texts[@]} > 0 )) && [[ -s $work/golden-a.wav ]] || { echo "emulated.sh: no golden clip or texts read from $golden"; exit 1; }
 golden_embed() {  # TAG PREFIX...: the golden clip and texts embedded in fp32, against the reference
   local tag=$1; shift
   "$@" "$cli" embed --model "$model" --precision fp32 --audio "$work/golden-a.wav" "${texts[@]}" > "$work/$tag.golden.jsonl" || return 1
