@@ -5,7 +5,7 @@
 
 #include "core/csv.h"
 #include "core/error.h"
-#include "core/one_line_text.h"
+#include "core/json_problem.h"
 #include "service/history_files.h"
 
 namespace clap::service {
@@ -126,11 +126,13 @@ bool time_of(const json& obj, int64_t& unix_s, std::string& unreadable) {
     } else if (it->is_string()) {
       read = parse_history_time(it->get_ref<const std::string&>(), unix_s);
     }
+    // json_echo, not dump(): a "date" of a million nested arrays overflowed dump()'s recursion
+    // (as "listened_at" did, H16S-1; HistoryFiles.DeeplyNestedValuesAreNamedNotFollowed).
     if (!read) {  // appended piece by piece: GCC 12's -Wrestrict misreads "\"" + std::string(key)
       unreadable = '"';
       unreadable += key;
       unreadable += "\" ";
-      unreadable += echo_excerpt(it->dump());
+      unreadable += json_echo(*it);
     }
     return read;
   }

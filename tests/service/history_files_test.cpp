@@ -366,8 +366,13 @@ TEST(HistoryFiles, DeeplyNestedValuesAreNamedNotFollowed) {
          " listen 1: \"listened_at\" is not a time (" + excerpt + ")"},
         {"artist.jsonl", R"({"listened_at": 1700000000, "track_metadata": {"artist_name": )" + deep + R"(, "track_name": "B"}})" "\n",
          " line 1: \"artist_name\" is not text"},
+        // A Last.fm time there but unreadable is shown (hostile pass 21, H21P-3): an excerpt, never
+        // the whole value (dump() recursed a million levels).
         {"uts.json", R"({"recenttracks": {"track": [{"artist": "A", "name": "B", "date": {"uts": )" + deep + "}}]}}",
-         " scrobble 1: a scrobble without a time"},
+         " scrobble 1: its \"date\" {\"uts\":" + std::string(193, '[') + "... (" + std::to_string(2 * depth + 8) +
+             " bytes) is not a time"},
+        {"date.json", R"({"recenttracks": {"track": [{"artist": "A", "name": "B", "date": )" + deep + "}]}}",
+         " scrobble 1: its \"date\" " + excerpt + " is not a time"},
         {"line.jsonl", std::string(depth, '[') + "\n", ": not JSON (truncated or damaged: line 2, column 1: the text ends inside a value"},
     };
     for (const Case& c : cases) {
