@@ -5,11 +5,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <string_view>
 
 #include "core/error.h"
+#include "core/regular_file.h"
 
 namespace clap {
 
@@ -18,30 +21,21 @@ namespace fs = std::filesystem;
 namespace {
 // An SQLite database ("SQLite format 3" and a NUL) or an SQLite write-ahead log (its big-endian
 // magic 0x377f0682 or 0x377f0683), by the file's first bytes.
-bool is_sqlite_file(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) return false;
-  unsigned char head[16] = {};
-  const size_t n = std::fread(head, 1, sizeof head, f);
-  std::fclose(f);
-  if (n == sizeof head && std::memcmp(head, "SQLite format 3", 16) == 0) return true;
-  return n >= 4 && head[0] == 0x37 && head[1] == 0x7f && head[2] == 0x06 && (head[3] == 0x82 || head[3] == 0x83);
+bool is_sqlite_file(std::string_view head) {
+  if (head.size() >= 16 && head.substr(0, 16) == std::string_view("SQLite format 3\0", 16)) return true;
+  const auto h = [&](size_t i) { return static_cast<unsigned char>(head[i]); };
+  return head.size() >= 4 && h(0) == 0x37 && h(1) == 0x7f && h(2) == 0x06 && (h(3) == 0x82 || h(3) == 0x83);
 }
 
 // An audio or video file, by its container's first bytes: FLAC, MP3 (an ID3v2 tag or an MPEG
 // audio frame), AAC (an ADTS frame), Ogg (Vorbis, Opus), WAV (RIFF and RF64), AVI, AIFF, MP4/M4A (an
 // ISO box "ftyp"), Matroska/WebM, ASF/WMA, Monkey's Audio, WavPack, DSF and CAF. A result is text,
 // .npy, SVG or PNG: none starts so.
-bool is_media_file(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) return false;
+bool is_media_file(std::string_view head) {
+  const size_t n = head.size();
+  const auto at = [&](size_t offset, std::string_view magic) { return n >= offset + magic.size() && head.substr(offset, magic.size()) == magic; };
   unsigned char h[12] = {};
-  const size_t n = std::fread(h, 1, sizeof h, f);
-  std::fclose(f);
-  const auto at = [&](size_t offset, const char* magic) {
-    const size_t len = std::strlen(magic);
-    return n >= offset + len && std::memcmp(h + offset, magic, len) == 0;
-  };
+  std::memcpy(h, head.data(), std::min(n, sizeof h));
   if (at(0, "ID3") && n >= 5 && h[3] >= 2 && h[3] <= 4 && h[4] != 0xFF) return true;  // ID3v2.2-2.4
   if (at(0, "fLaC") || at(0, "OggS") || at(4, "ftyp") || at(0, "MAC ") || at(0, "wvpk") ||
       at(0, "DSD ") || at(0, "caff"))
@@ -104,16 +98,19 @@ OutputFile::OutputFile(const std::string& path, Target target) {
   path_ = path;
   struct stat st {};
   const bool exists = ::stat(path.c_str(), &st) == 0;
+  // What is there, told by its first bytes (read once, and never from a pipe: a FIFO is opened
+  // below as the output itself).
+  const std::string head = target == Target::Named && exists && S_ISREG(st.st_mode) ? read_file_head(path, 16) : std::string();
   // An index (or its write-ahead log) is never replaced by a result: `search x --csv library.db`
   // or `--m3u "$CLAPSEARCH_DB"` (a slip of a shell variable or a completion) renamed a CSV over
   // the index, and its users, plays, stars and playlists were gone, exit status 0 (hostile pass
   // 10, H10C-3). An SQLite file is told by its first bytes, a WAL by its magic number.
-  if (target == Target::Named && exists && S_ISREG(st.st_mode) && is_sqlite_file(path))
+  if (is_sqlite_file(head))
     throw Error(path + ": an SQLite database (a clapsearch index?) is there; an output never replaces one: name another file");
   // Nor is a song: `playlist --seed a.flac --m3u b.flac` (a slip of completion, or the two
   // names swapped) replaced the user's recording with a 200-byte playlist, exit status 0
   // (hostile pass 21, H21C-1). Told by the container's first bytes, whatever the name.
-  if (target == Target::Named && exists && S_ISREG(st.st_mode) && is_media_file(path))
+  if (is_media_file(head))
     throw Error(path + ": an audio or video file is there; an output never replaces one: name another file");
   const bool special = target == Target::Named && exists && !S_ISREG(st.st_mode);
   if (special) {  // a device or a pipe: no temporary file beside it

@@ -36,6 +36,22 @@ FILE* fopen_regular(const std::string& path) {
   return f;
 }
 
+std::string read_file_head(const std::string& path, size_t bytes) {
+  const int fd = open_regular_file(path);
+  if (fd < 0) return "";
+  std::string head(bytes, '\0');
+  size_t n = 0;
+  while (n < bytes) {
+    const ssize_t got = ::read(fd, head.data() + n, bytes - n);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) break;
+    n += static_cast<size_t>(got);
+  }
+  ::close(fd);
+  head.resize(n);
+  return head;
+}
+
 bool is_regular_file_safely(const std::string& path) {
   const int fd = open_regular_file(path);
   if (fd < 0) return false;

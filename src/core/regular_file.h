@@ -16,6 +16,10 @@ int open_regular_file(const std::string& path);
 // The same as a stdio stream ("rb"); nullptr with errno set.
 FILE* fopen_regular(const std::string& path);
 
+// The first `bytes` bytes of the regular file at `path` (fewer when it is shorter; "" when it
+// cannot be opened as open_regular_file opens): what a file is, told by its magic number.
+std::string read_file_head(const std::string& path, size_t bytes);
+
 // Whether `path` is a regular file, checked as open_regular_file opens: guards a later open by
 // other means (std::ifstream) that would block on a FIFO.
 bool is_regular_file_safely(const std::string& path);

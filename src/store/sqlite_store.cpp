@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <optional>
 #include <set>
+#include <string_view>
 
 #include "core/error.h"
 #include "core/regular_file.h"
@@ -55,13 +56,10 @@ void check_not_foreign(sqlite3* db, const std::string& path) {
 // The application id in a SQLite file's header (big-endian at offset 68), read without SQLite:
 // a damaged file may not open at all. Nullopt when the file holds no SQLite header.
 std::optional<uint32_t> header_application_id(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) return std::nullopt;
-  unsigned char h[100];
-  const size_t n = std::fread(h, 1, sizeof h, f);
-  std::fclose(f);
-  if (n < sizeof h || std::memcmp(h, "SQLite format 3", 16) != 0) return std::nullopt;
-  return uint32_t{h[68]} << 24 | uint32_t{h[69]} << 16 | uint32_t{h[70]} << 8 | uint32_t{h[71]};
+  const std::string head = read_file_head(path, 100);
+  if (head.size() < 100 || head.compare(0, 16, std::string_view("SQLite format 3\0", 16)) != 0) return std::nullopt;
+  const auto h = [&](size_t i) { return uint32_t{static_cast<unsigned char>(head[i])}; };
+  return h(68) << 24 | h(69) << 16 | h(70) << 8 | h(71);
 }
 
 // Why this user cannot write the index, in their words (for messages).

@@ -7,13 +7,12 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "server/bobs_index.h"
 #include "server/running_server.h"
 #include "support/golden.h"
 #include "support/postgres_server.h"
@@ -27,36 +26,18 @@ using json = nlohmann::json;
 TEST(PostgresRestart, TheFirstSubsonicCallAfterAPostgresqlRestartIsAnswered) {
   const std::string dir = test::temp_dir() + "/postgres_restart", music = dir + "/music";
   fs::remove_all(dir);
-  const std::string db = test::PostgresServer::shared().create_database();
-  // A PostgreSQL index's password key file is under $XDG_DATA_HOME: the CLI's and this process's.
-  const std::string env = "XDG_DATA_HOME=" + test::quoted(dir + "/data");
-  ASSERT_EQ(setenv("XDG_DATA_HOME", (dir + "/data").c_str(), 1), 0);
   test::ffmpeg(music + "/a.flac", "-f lavfi -i \"sine=f=440:d=4\" -metadata title=A");
-  std::string err;
-  ASSERT_EQ(test::run_cli("index " + test::quoted(music) + " --db " + test::quoted(db) + " --model " +
-                              test::quoted(test::case_dir("tiny-unfused")),
-                          nullptr, &err, env),
-            0)
-      << err;
-  std::ofstream(dir + "/pw") << "secret\n";
-  ASSERT_EQ(test::run_cli("user add bob --db " + test::quoted(db) + " < " + test::quoted(dir + "/pw"), nullptr, &err, env), 0)
-      << err;
+  const test_users::BobsIndex index(dir, music, test::PostgresServer::shared().create_database());
   ServerOptions o;
-  o.db = db;
-  {
-    RunningServer s(o, db, 60);
-    const auto rest = [&](const std::string& call) {
-      auto r = s.client().Get("/rest/" + call + "&u=bob&p=secret&f=json&v=1.16.1&c=t");
-      return r ? json::parse(r->body)["subsonic-response"] : json{{"status", "no answer"}};
-    };
-    ASSERT_EQ(rest("getSong?id=1")["status"], "ok");  // the accounts connection is open
-    test::PostgresServer::shared().restart();
-    const json star = rest("star?id=1");
-    EXPECT_EQ(star["status"], "ok") << "the first call after the restart: " << star;
-    const json starred = rest("getStarred2?x=1");
-    EXPECT_EQ(starred.value("starred2", json::object()).value("song", json::array()).size(), 1u) << starred;
-  }
-  unsetenv("XDG_DATA_HOME");
+  o.db = index.db();
+  RunningServer s(o, index.db(), 60);
+  const auto rest = [&](const std::string& call) { return test_users::rest_as_bob(s, call); };
+  ASSERT_EQ(rest("getSong?id=1")["status"], "ok");  // the accounts connection is open
+  test::PostgresServer::shared().restart();
+  const json star = rest("star?id=1");
+  EXPECT_EQ(star["status"], "ok") << "the first call after the restart: " << star;
+  const json starred = rest("getStarred2?x=1");
+  EXPECT_EQ(starred.value("starred2", json::object()).value("song", json::array()).size(), 1u) << starred;
 }
 
 }  // namespace

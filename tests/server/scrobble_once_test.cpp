@@ -4,13 +4,12 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "server/bobs_index.h"
 #include "server/running_server.h"
 #include "support/golden.h"
 #include "support/postgres_server.h"
@@ -26,30 +25,17 @@ class ScrobbleOnce : public ::testing::TestWithParam<std::string> {};
 TEST_P(ScrobbleOnce, ARetriedScrobbleRecordsOnePlay) {
   const std::string dir = test::temp_dir() + "/scrobble_once_" + GetParam(), music = dir + "/music";
   fs::remove_all(dir);
-  const std::string db = GetParam() == "sqlite" ? dir + "/library.db" : test::PostgresServer::shared().create_database();
-  // A PostgreSQL index's password key file is under $XDG_DATA_HOME: the CLI's and this process's.
-  const std::string env = "XDG_DATA_HOME=" + test::quoted(dir + "/data");
-  ASSERT_EQ(setenv("XDG_DATA_HOME", (dir + "/data").c_str(), 1), 0);
   test::ffmpeg(music + "/a.flac", "-f lavfi -i \"sine=f=440:d=4\" -metadata title=A");
   test::ffmpeg(music + "/b.flac", "-f lavfi -i \"sine=f=660:d=4\" -metadata title=B");
-  std::string out, err;
-  ASSERT_EQ(test::run_cli("index " + test::quoted(music) + " --db " + test::quoted(db) + " --model " +
-                              test::quoted(test::case_dir("tiny-unfused")),
-                          nullptr, &err, env),
-            0)
-      << err;
-  std::ofstream(dir + "/pw") << "secret\n";
-  ASSERT_EQ(test::run_cli("user add bob --db " + test::quoted(db) + " < " + test::quoted(dir + "/pw"), nullptr, &err, env), 0)
-      << err;
+  const test_users::BobsIndex index(dir, music,
+                                    GetParam() == "sqlite" ? dir + "/library.db" : test::PostgresServer::shared().create_database());
+  const std::string& db = index.db();
 
   ServerOptions o;
   o.db = db;
   {
     RunningServer s(o, db, 60);
-    const auto rest = [&](const std::string& call) {
-      auto r = s.client().Get("/rest/" + call + "&u=bob&p=secret&f=json&v=1.16.1&c=t");
-      return r ? json::parse(r->body)["subsonic-response"] : json{{"status", "no answer"}};
-    };
+    const auto rest = [&](const std::string& call) { return test_users::rest_as_bob(s, call); };
     // The index numbers its tracks in path order.
     const std::string song_a = "id=1", song_b = "id=2";
     ASSERT_EQ(rest("getSong?" + song_a)["song"]["title"], "A");
@@ -62,9 +48,8 @@ TEST_P(ScrobbleOnce, ARetriedScrobbleRecordsOnePlay) {
     const json song = rest("getSong?" + song_a);
     EXPECT_EQ(song["song"]["playCount"], 2) << song;
   }
-  const int rc = test::run_cli("history --json --user bob --db " + test::quoted(db), &out, &err, env);
-  unsetenv("XDG_DATA_HOME");
-  ASSERT_EQ(rc, 0) << err;
+  std::string out, err;
+  ASSERT_EQ(test::run_cli("history --json --user bob --db " + test::quoted(db), &out, &err), 0) << err;
   const json h = json::parse(out);
   EXPECT_EQ(h["plays"], 3) << h;
 }

@@ -12,6 +12,7 @@
 #include <unordered_set>
 
 #include "core/error.h"
+#include "core/regular_file.h"
 #include "core/vector_math.h"
 #include "bench/vector_bench.h"
 #include "search/catalog.h"
@@ -127,21 +128,13 @@ struct TopK {
 // a large library's build may take.
 static void check_named_index_file(const std::string& path) {
   namespace fs = std::filesystem;
-  const auto starts_with = [](const std::string& file, const std::string& magic) {
-    std::FILE* f = std::fopen(file.c_str(), "rb");
-    if (!f) return false;
-    std::string head(magic.size(), '\0');
-    const bool same = std::fread(head.data(), 1, head.size(), f) == head.size() && head == magic;
-    std::fclose(f);
-    return same;
-  };
   // The magic numbers of search/compressed_index.cpp and search/track_norms.cpp.
   const std::pair<std::string, std::string> files[] = {{path, "CLAPCIDX"}, {path + ".norms", "CLAPNRM1"}};
   for (const auto& [file, magic] : files) {
     std::error_code ec;
     const fs::file_status st = fs::symlink_status(file, ec);
     if (!fs::exists(st)) continue;
-    if (!fs::is_regular_file(st) || !starts_with(file, magic))
+    if (!fs::is_regular_file(st) || read_file_head(file, magic.size()) != magic)
       throw Error(file + ": --index-file: there is a file there that is not an earlier --scale run's compressed index" +
                   (file == path ? "" : " norms") + "; it is never replaced: name another file");
   }
