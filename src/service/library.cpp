@@ -137,14 +137,15 @@ bool Library::close_if_replaced() {
 
 std::vector<store::WindowRecord> Library::track_windows(int64_t track_id) const {
   std::lock_guard lock(store_->mutex);
-  return store_->held().windows(track_id);
+  return store_->live().windows(track_id);
 }
 
 void Library::store_labels(const std::vector<store::TrackLabel>& labels) {
   {
     std::lock_guard lock(store_->mutex);
-    if (store_->held().read_only()) throw Error(db_path_ + ": the index cannot be written");
-    store_->held().put_labels(labels);
+    store::Store& store = store_->live();
+    if (store.read_only()) throw Error(db_path_ + ": the index cannot be written");
+    store.put_labels(labels);
   }
   // The labels are part of the snapshot: later reads in this session see the new ones.
   auto next = std::make_shared<LibrarySnapshot>(store_, db_path_, identity_, options_.note, options_.warn, compressed_slot_);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "service/library.h"
+#include "store/connection_state.h"
 
 namespace clap::service {
 
@@ -41,6 +42,21 @@ struct StoreAccess {
   // `store`, used under `mutex`; ModelChanged once close closed it.
   store::Store& held() {
     if (!store) throw ModelChanged(closed);
+    return *store;
+  }
+
+  // `store` as held() gives it, opened again first when the database server ended its session
+  // while it was idle: after a PostgreSQL restart the first text search (its text-cache read) was
+  // answered 503 "the connection to the PostgreSQL server was lost" until the refresh loop, once
+  // a second, opened the connection again (hostile pass 22, the rest of H21S-2). Called under
+  // `mutex` where a use of the connection begins, never while a reference from held() or a read
+  // scope of this connection is kept. Opening it again loses nothing: this connection holds no
+  // session state (the indexer's advisory lock is taken on the indexer's own connection,
+  // service/indexing.cpp; a read scope ends before `mutex` is let go). A server still away: the
+  // open throws, the dead connection stays, and the next use tries again.
+  store::Store& live() {
+    store::Store& current = held();
+    if (store::is_server_location(location) && store::connection_closed(current)) store = store::open_store(location, mode);
     return *store;
   }
 

@@ -355,7 +355,7 @@ void Library::cache_texts(const std::vector<TextRequest*>& batch, const std::vec
   if (entries.empty()) return;
   std::lock_guard lock(store_->mutex);
   try {
-    store_->held().put_cached_texts(entries);
+    store_->live().put_cached_texts(entries);
   } catch (const Error& err) {
     // A warning: the search still answers, but the user should learn that the disk is full or
     // failing (the next run embeds these texts again).
@@ -403,11 +403,12 @@ std::vector<float> Library::embed_texts(const std::vector<std::string>& texts) {
   int64_t hits = 0, misses = 0;
   {
     std::lock_guard lock(store_->mutex);
+    store::Store& store = store_->live();
     for (size_t i = 0; i < texts.size(); ++i) {
       const bool seen = slots.count(texts[i]) > 0;
       slots[texts[i]].push_back(i);
       if (seen) continue;
-      const auto cached = store_->held().cached_text(key, texts[i]);
+      const auto cached = store.cached_text(key, texts[i]);
       if (cached && static_cast<int>(cached->size()) == d) {
         std::copy(cached->begin(), cached->end(), out.begin() + static_cast<long>(i * d));
         ++hits;
@@ -421,7 +422,11 @@ std::vector<float> Library::embed_texts(const std::vector<std::string>& texts) {
     const ClapModel& m = model();
     if (!m.has_tokenizer()) throw Error("the model has no tokenizer: text queries are not possible with it");
     // The run also caches them (in one transaction with the other requests it serves).
-    const bool read_only = store_->held().read_only();
+    // Under the lock: the refresh loop and live() may open the connection again meanwhile.
+    const bool read_only = [&] {
+      std::lock_guard lock(store_->mutex);
+      return store_->held().read_only();
+    }();
     const std::vector<float> emb = run_text_tower(missing, read_only ? nullptr : &key);
     for (size_t k = 0; k < missing.size(); ++k)
       // Rows are taken from the same floats the cache holds: a later cached run prints the same.

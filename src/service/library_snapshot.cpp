@@ -284,7 +284,7 @@ const std::vector<store::Track>& LibrarySnapshot::tracks() const {
   Parts& p = parts();
   std::call_once(p.tracks_once, [&] {
     std::lock_guard lock(store_->mutex);
-    read_tracks(store_->held(), p.tracks, p.roots, p.labels, p.by_id, p.by_path);
+    read_tracks(store_->live(), p.tracks, p.roots, p.labels, p.by_id, p.by_path);
   });
   return p.tracks;
 }
@@ -379,7 +379,7 @@ void LibrarySnapshot::load_catalog() const {
     WindowTable t;
     {
       std::lock_guard lock(store_->mutex);
-      t = store_->held().window_embeddings();
+      t = store_->live().window_embeddings();
     }
     if (t.size() > 0) p.catalog = std::make_shared<const search::Catalog>(std::move(t));
   });
@@ -563,7 +563,7 @@ const search::VectorIndex& LibrarySnapshot::window_index() const {
     std::string key_id;  // a server store's file is named after its database's key id
     if (store::is_server_location(db_path_)) {
       std::lock_guard lock(store_->mutex);
-      key_id = window_index_key_id(store_->held());
+      key_id = window_index_key_id(store_->live());
     }
     p.window_index = std::make_unique<search::VectorIndex>(load_window_index(db_path_, p.catalog, &info, key_id));
     note("window index " + window_index_path(db_path_, key_id) + ": " + (info.rebuilt ? "rebuilt (" + info.reason + ")" : info.reason) +
@@ -586,7 +586,7 @@ const Embeddings& LibrarySnapshot::track_embeddings() const {
   Parts& p = parts();
   std::call_once(p.embeddings_once, [&] {
     std::lock_guard lock(store_->mutex);
-    p.track_embeddings = std::make_unique<Embeddings>(store_->held().track_embeddings());
+    p.track_embeddings = std::make_unique<Embeddings>(store_->live().track_embeddings());
     p.track_embeddings->check("track embeddings of " + db_path_);
   });
   if (p.track_embeddings->size() == 0) throw Error(no_searchable(db_path_));

@@ -1,5 +1,5 @@
 // Drives the clapsearch web page in a real Chromium (playwright-core, system browser).
-// Usage: node page.test.mjs URL --clip FILE --clip-track NAME --artifacts DIR [--token-url URL --token T]
+// Usage: node page.test.mjs URL --clip FILE --clip-track NAME --artifacts DIR [--token-url URL --token T] [--hostile-url URL]
 //        [--cli BUILD/clapsearch --db LIBRARY.db] [--web-dir src/server/web] (page files from disk instead of the binary: for working on the page)
 // The model under test has random weights: only mechanics are checked, never which track ranks first
 // (except that query by example with a clip of an indexed file finds that file).
@@ -18,6 +18,7 @@ const CLIP_TRACK = opt('clip-track');            // file name of the indexed tra
 const ARTIFACTS = opt('artifacts', 'test-artifacts/browser');
 const TOKEN_URL = opt('token-url');              // a second server started with --token
 const TOKEN = opt('token');
+const HOSTILE_URL = opt('hostile-url');          // a server of a library with hostile tags (run.sh)
 const CLI = opt('cli'), DB = opt('db');        // the binary and the index: the CLI's answer to compare with
 // Development aid: serve the page's files from this folder instead of the binary's copies (no rebuild).
 const WEB_DIR = opt('web-dir');
@@ -47,7 +48,7 @@ async function newPage(viewport = {width: 1280, height: 900}) {
   // Nothing may be fetched from anywhere but the server under test.
   await page.route('**/*', (route) => {
     const u = new URL(route.request().url());
-    const allowed = [new URL(BASE).host, TOKEN_URL ? new URL(TOKEN_URL).host : null];
+    const allowed = [new URL(BASE).host, TOKEN_URL ? new URL(TOKEN_URL).host : null, HOSTILE_URL ? new URL(HOSTILE_URL).host : null];
     const file = {'/': 'index.html', '/index.html': 'index.html', '/app.js': 'app.js', '/style.css': 'style.css'}[u.pathname];
     if (WEB_DIR && file && allowed.includes(u.host)) {
       const type = {html: 'text/html', js: 'text/javascript', css: 'text/css'}[file.split('.').pop()];
@@ -539,6 +540,55 @@ await step('phone-width', async () => {
   await noError(phone);
   await phone.screenshot({path: path.join(ARTIFACTS, `${String(stepNo).padStart(2, '0')}-phone-width-full.png`), fullPage: true, style: SHOT_STYLE});
 }, {fullPage: false});
+
+if (HOSTILE_URL) {
+  // Tags are whatever a file carries (hostile pass 22): a word of 3,000 letters made the page
+  // 54,000 px wide (H22S-1); control characters drew as boxes and a title's U+202E reversed the
+  // artist and the words after it in the same line (H22S-2). Markup stays text.
+  await step('hostile-tags', async () => {
+    for (const viewport of [{width: 1280, height: 900}, {width: 375, height: 800}]) {
+      const p = await newPage(viewport);
+      current = p;
+      await p.goto(url('/?q=tone', HOSTILE_URL));
+      await p.locator('#results .result .strip .win').first().waitFor();
+      await p.waitForFunction(() => document.querySelectorAll('#results .result').length === 2);
+      await p.locator('#map svg circle.point').first().waitFor();
+      await p.locator('#browse-list .track').nth(1).waitFor();
+      await p.locator('#library-status dl').waitFor();
+      // Every view that names a track: results, seeds, the player bar, the tooltip, the legend.
+      for (const id of await p.locator('#results .result').evaluateAll((els) => els.map((e) => e.dataset.trackId)))
+        await p.locator(`#results .result[data-track-id="${id}"] button.add-seed`).click();
+      await p.locator('#browse-list .track button[aria-label^="Play"]').first().click();
+      await p.locator('#map-color').selectOption('album');
+      await p.locator('#map svg circle.point').first().focus();
+      await p.locator('#map-tooltip').waitFor({state: 'visible'});
+      const seen = await p.evaluate(() => {
+        const controls = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u2028-\u202e\u2066-\u2069]/;
+        const texts = [document.body.innerText, ...[...document.querySelectorAll('[aria-label], [title]')]
+          .flatMap((e) => [e.getAttribute('aria-label') || '', e.getAttribute('title') || ''])];
+        const wide = [...document.querySelectorAll('main *, footer *')].filter((e) => {
+          const r = e.getBoundingClientRect();
+          return r.width && r.right > innerWidth + 1 && !e.closest('[hidden]') && getComputedStyle(e.parentElement).overflowX === 'visible';
+        }).map((e) => `${e.tagName.toLowerCase()}.${e.className} (${Math.round(e.getBoundingClientRect().right)} px)`);
+        return {pageWidth: document.documentElement.scrollWidth, wide: wide.slice(0, 5),
+          controls: texts.filter((t) => controls.test(t)).map((t) => JSON.stringify(t.match(/.{0,20}[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u2028-\u202e\u2066-\u2069].{0,20}/su)[0])).slice(0, 5),
+          injected: document.querySelectorAll('img, b#injected').length, pwned: window.__pwned ?? null};
+      });
+      // The tags are shown, as text: the artist's markup and the title with U+FFFD where a control was.
+      const results = await p.locator('#results').textContent();
+      const wrong = [
+        seen.pageWidth > viewport.width + 1 ? `the page is ${seen.pageWidth} px wide in ${viewport.width} px` : '',
+        seen.wide.length ? `elements past the window's edge: ${seen.wide.join(', ')}` : '',
+        seen.controls.length ? `control characters or bidirectional overrides of the tags shown as they are: ${seen.controls.join(', ')}` : '',
+        seen.injected ? 'markup in a tag became elements' : '', seen.pwned !== null ? 'a tag ran a script' : '',
+        results.includes('<img src=x onerror="window.__pwned=1">Bob') ? '' : 'the markup of the artist is not shown as text',
+        results.includes('\ufffdEvil ctl\ufffd\ufffd\ufffd[31mred\ufffd\ufffd') ? '' : `the title's controls are not shown as U+FFFD: ${JSON.stringify(results.slice(0, 120))}`,
+      ].filter(Boolean);
+      assert.deepEqual(wrong, [], `the hostile tags at ${viewport.width} px`);
+      await noError(p);
+    }
+  }, {fullPage: false});
+}
 
 if (TOKEN_URL) {
   await step('token', async () => {

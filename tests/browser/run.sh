@@ -100,19 +100,38 @@ listen "Wobble Trio" "Static Sea" 3
 "$CLI" history import "$LISTENS" --user ann --db "$DB" >/dev/null || fail "clapsearch history import failed"
 "$CLI" mix --user ann --size 4 --db "$DB" >/dev/null || fail "clapsearch mix failed"
 
-# 4. The server on a free port (twice: open, and with a token); wait for each "listening on" line.
+# A second, small library whose tags are what a careless tagger or an attacker puts there (hostile
+# pass 22, H22S-1 and H22S-2): markup, a word of 3,000 letters, control characters, a right-to-left
+# override before the artist. The page must show them as text, inside the window, without boxes
+# and without reversing what follows.
+HOSTILE_MUSIC="$TMP/hostile-music"
+mkdir -p "$HOSTILE_MUSIC"
+LONG_WORD=$(head -c 3000 /dev/zero | tr '\0' W)
+ff -f lavfi -i "sine=f=330:d=12:sample_rate=44100" -metadata "title=$LONG_WORD" -metadata "artist=$(head -c 2000 /dev/zero | tr '\0' A)" \
+  -metadata "album=$(head -c 1000 /dev/zero | tr '\0' B)" -metadata "genre=$(head -c 500 /dev/zero | tr '\0' G)" -c:a flac "$HOSTILE_MUSIC/$(head -c 200 /dev/zero | tr '\0' L).flac"
+ff -f lavfi -i "sine=f=550:d=12:sample_rate=44100" -metadata $'title=\u202eEvil ctl\x01\x07\x1b[31mred\x7f\u0085' \
+  -metadata $'artist=<img src=x onerror="window.__pwned=1">Bob\u2066' -metadata $'album=\u202b<b id=injected>al</b>' \
+  -metadata $'genre=gen\x1are' -c:a flac "$HOSTILE_MUSIC/control.flac"
+HOSTILE_DB="$TMP/hostile.db"
+"$CLI" index "$HOSTILE_MUSIC" --db "$HOSTILE_DB" --model "$MODEL" --quiet || fail "clapsearch index of the hostile tags failed"
+
+# 4. The server on a free port (three times: open, with a token, the hostile tags'); wait for each
+# "listening on" line.
 TOKEN="browser-test-$RANDOM$RANDOM"
 start_server token-server --token "$TOKEN"
 TOKEN_URL=$URL
+DB_SAVED=$DB DB=$HOSTILE_DB
+start_server hostile-server
+HOSTILE_URL=$URL DB=$DB_SAVED
 start_server server
 # 5. The page, in a real browser.
 mkdir -p "$ARTIFACTS"
 rm -f "$ARTIFACTS"/*.png
 status=0
 node "$HERE/page.test.mjs" "$URL" --clip "$CLIP" --clip-track siren-song.mp3 --artifacts "$ARTIFACTS" \
-  --token-url "$TOKEN_URL" --token "$TOKEN" --cli "$CLI" --db "$DB" "${EXTRA[@]}" || status=$?
+  --token-url "$TOKEN_URL" --token "$TOKEN" --hostile-url "$HOSTILE_URL" --cli "$CLI" --db "$DB" "${EXTRA[@]}" || status=$?
 if [[ $status -ne 0 ]]; then
-  for name in server token-server; do
+  for name in server token-server hostile-server; do
     echo "--- $name stderr (last 40 lines):" >&2; tail -n 40 "$TMP/$name.err" >&2 || true
   done
 fi

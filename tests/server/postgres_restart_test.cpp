@@ -40,5 +40,36 @@ TEST(PostgresRestart, TheFirstSubsonicCallAfterAPostgresqlRestartIsAnswered) {
   EXPECT_EQ(starred.value("starred2", json::object()).value("song", json::array()).size(), 1u) << starred;
 }
 
+// The library's own connection (hostile pass 22, the rest of H21S-2): a text search reads the text
+// cache through it, and right after a restart it was answered 503 "index unavailable" ("the
+// connection to the PostgreSQL server was lost") until the refresh loop, once a second, opened the
+// connection again. Here the loop looks only every 10 minutes, so nothing but the request itself
+// can find the session gone.
+TEST(PostgresRestart, TheFirstSearchAfterAPostgresqlRestartIsAnswered) {
+  const std::string dir = test::temp_dir() + "/postgres_restart_search", music = dir + "/music";
+  fs::remove_all(dir);
+  const std::string db = test::PostgresServer::shared().create_database();
+  test::ffmpeg(music + "/a.flac", "-f lavfi -i \"sine=f=440:d=4\" -metadata title=A");
+  std::string err;
+  ASSERT_EQ(test::run_cli("index " + test::quoted(music) + " --db " + test::quoted(db) + " --model " +
+                              test::quoted(test::case_dir("tiny-unfused")),
+                          nullptr, &err),
+            0)
+      << err;
+  ServerOptions o;
+  o.db = db;
+  o.refresh_ms = 600000;
+  RunningServer s(o, db, 60);
+  const auto search = [&](const std::string& q) {
+    auto r = s.client().Get("/api/search?q=" + q);
+    return r ? std::to_string(r->status) + " " + r->body : std::string("no answer");
+  };
+  ASSERT_EQ(search("calm").substr(0, 3), "200");  // the library's connection is open and in use
+  test::PostgresServer::shared().restart();
+  const std::string first = search("drums");  // not cached: the cache is read, then written
+  EXPECT_EQ(first.substr(0, 3), "200") << "the first search after the restart: " << first;
+  EXPECT_EQ(search("calm").substr(0, 3), "200");
+}
+
 }  // namespace
 }  // namespace clap::server

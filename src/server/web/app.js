@@ -51,17 +51,27 @@ async function api(path, params, init = {}) {
 }
 
 // ---- Small DOM helpers. ----
+// Text from the library (tags, file and folder names, labels) as the page shows it: the
+// characters that draw as boxes or move the text after them are shown as U+FFFD, as the CLI's
+// terminal_text shows them as '?' (R9C-6): C0 controls but tab and line ends (which HTML shows as
+// a space), DEL, C1, the line and paragraph separators and the bidirectional embeddings,
+// overrides and isolates (U+2028..U+202E, U+2066..U+2069). A title's U+202E would otherwise
+// reverse the artist, the mix and the buttons' words after it in the same line (hostile pass 22,
+// H22S-2). The marks U+200E/U+200F stay: they move nothing beyond their neighbours.
+const LAYOUT_CONTROLS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u2028-\u202e\u2066-\u2069]/g;
+const shown = (text) => String(text).replace(LAYOUT_CONTROLS, '\ufffd');
+const SHOWN_ATTRIBUTES = new Set(['title', 'aria-label']);
 function h(tag, attrs, ...kids) {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {
     if (v === undefined || v === null || v === false) continue;
     if (k === 'class') el.className = v;
-    else if (k === 'text') el.textContent = v;
+    else if (k === 'text') el.textContent = shown(v);
     else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
     else if (k === 'dataset') Object.assign(el.dataset, v);
-    else el.setAttribute(k, v === true ? '' : v);
+    else el.setAttribute(k, v === true ? '' : SHOWN_ATTRIBUTES.has(k) ? shown(v) : v);
   }
-  for (const kid of kids.flat(Infinity)) if (kid !== null && kid !== undefined && kid !== false) el.append(kid);
+  for (const kid of kids.flat(Infinity)) if (kid !== null && kid !== undefined && kid !== false) el.append(typeof kid === 'string' ? shown(kid) : kid);
   return el;
 }
 const fmtTime = (s) => {
@@ -77,7 +87,7 @@ const trackName = (t) => t.title ? (t.artist ? `${t.title} — ${t.artist}` : t.
 
 function showMessage(text, kind = 'error') {
   const m = $('#message');
-  m.textContent = text;
+  m.textContent = shown(text);
   m.className = kind;
   m.hidden = !text;
 }
@@ -95,7 +105,7 @@ let queue = null;   // a mix played song after song ("Play the mix"): {songs, at
 function playAt(url, start = 0, end = null, label = '') {
   segmentEnd = end;
   queue = null;
-  $('#now-playing').textContent = label ? `▶ ${label}` : '';
+  $('#now-playing').textContent = label ? shown(`▶ ${label}`) : '';
   if (player.dataset.src !== url) {
     player.dataset.src = url;
     player.src = url;
@@ -292,7 +302,7 @@ function markSeedButton(b) {
   const on = seeds.includes(b.dataset.trackId), name = nameOf(b.dataset.trackId);
   b.classList.toggle('on', on);
   b.textContent = on ? '✓ Seed' : b.dataset.short ? '+ Seed' : '+ Add as seed';
-  b.setAttribute('aria-label', on ? `Remove ${name} from the seeds` : `Add ${name} as a seed`);
+  b.setAttribute('aria-label', shown(on ? `Remove ${name} from the seeds` : `Add ${name} as a seed`));
 }
 function seedButton(t, short = false) {
   const id = String(t.track_id);
@@ -332,7 +342,7 @@ function markSeedButtons() {
 // Only the names, once looked up (the chips keep their focus).
 function renderSeedNames() {
   for (const li of document.querySelectorAll('#seeds .seed-chip')) {
-    const name = nameOf(li.dataset.trackId);
+    const name = shown(nameOf(li.dataset.trackId));
     $('.seed-name', li).textContent = name; $('.seed-name', li).title = name;
     $('.remove-seed', li).setAttribute('aria-label', `Remove ${name} from the seeds`);
   }
@@ -502,10 +512,10 @@ function drawMap() {
     c.setAttribute('fill', colors.get(fieldOf(p, field)));
     c.setAttribute('tabindex', '0');
     c.setAttribute('role', 'button');
-    c.setAttribute('aria-label', `${trackName(p)} (${field}: ${fieldOf(p, field)}); play`);
+    c.setAttribute('aria-label', shown(`${trackName(p)} (${field}: ${fieldOf(p, field)}); play`));
     c.dataset.trackId = p.track_id;
     const t = document.createElementNS(ns, 'title');
-    t.textContent = trackName(p);
+    t.textContent = shown(trackName(p));
     c.append(t);
     const show = () => showTip(c, p, field);
     c.addEventListener('mouseenter', show);
@@ -522,7 +532,7 @@ function drawMap() {
     g.setAttribute('class', 'centre');
     g.setAttribute('tabindex', '0');
     g.setAttribute('role', 'button');
-    g.setAttribute('aria-label', `Taste centre ${i + 1} of ${mapCentresUser}: ${c.label}; show it under For you`);
+    g.setAttribute('aria-label', shown(`Taste centre ${i + 1} of ${mapCentresUser}: ${c.label}; show it under For you`));
     g.dataset.centre = i;
     const [cx, cy] = [sx(c.x), sy(c.y)];
     const mark = document.createElementNS(ns, 'rect');
@@ -535,9 +545,9 @@ function drawMap() {
     label.setAttribute('x', (cx + (cx > W - 160 ? -12 : 12)).toFixed(1));
     label.setAttribute('y', (cy + 4).toFixed(1));
     label.setAttribute('text-anchor', cx > W - 160 ? 'end' : 'start');
-    label.textContent = `${i + 1}. ${c.label}`;
+    label.textContent = shown(`${i + 1}. ${c.label}`);
     const t = document.createElementNS(ns, 'title');
-    t.textContent = `Taste centre ${i + 1} of ${mapCentresUser}: ${c.label}`;
+    t.textContent = shown(`Taste centre ${i + 1} of ${mapCentresUser}: ${c.label}`);
     g.append(mark, label, t);
     const show = () => showCentre(i);
     g.addEventListener('click', show);
@@ -545,7 +555,7 @@ function drawMap() {
     svg.append(g);
   });
   const note = $('#map-centres');
-  note.textContent = mapCentres.length ? `◆ ${mapCentresUser}'s taste centres (For you).` : '';
+  note.textContent = mapCentres.length ? shown(`◆ ${mapCentresUser}'s taste centres (For you).`) : '';
   note.hidden = !mapCentres.length;
   box.replaceChildren(svg);
   $('#map-legend').replaceChildren(...values.map((v) => h('li', {},
@@ -731,7 +741,7 @@ async function loadLibrary() {
 async function browse(filter = {}) {
   try {
     const data = await api('tracks', Object.assign({limit: 100}, filter));
-    $('#browse-count').textContent = `${data.total} track${data.total === 1 ? '' : 's'}${filter.folder ? ' in ' + filter.folder : ''}${data.total > data.tracks.length ? `, first ${data.tracks.length} shown` : ''}`;
+    $('#browse-count').textContent = shown(`${data.total} track${data.total === 1 ? '' : 's'}${filter.folder ? ' in ' + filter.folder : ''}${data.total > data.tracks.length ? `, first ${data.tracks.length} shown` : ''}`);
     $('#browse-list').replaceChildren(...data.tracks.map((t) => h('li', {class: `track ${t.status === 'error' ? 'error' : ''}`, dataset: {trackId: t.track_id}},
       h('div', {}, h('strong', {text: t.title || t.display_path}), t.artist ? ` — ${t.artist}` : '',
         h('div', {class: 'muted small', text: `${t.display_path}${t.duration_s ? ' · ' + fmtTime(t.duration_s) : ''}${t.genre ? ' · ' + t.genre : ''}${t.status === 'error' ? ' · error: ' + t.error : ''}`})),
