@@ -187,8 +187,9 @@ void print_summary(const index::IndexSummary& s) {
   if (s.deepened)
     std::fprintf(stderr, ", %lld windows added by passes 2-%d", static_cast<long long>(s.deepened), s.last_pass);
   // The audio counted is that of tracks made searchable (a first pass counts a track's length): a
-  // run that only deepened tracks made none, and "0.0 s of audio (0.0x real time)" read as a stall.
-  if (s.audio_seconds > 0 || s.deepened == 0)
+  // run that only deepened tracks, only queued files for workers (--plan) or found nothing changed
+  // made none, and "0.0 s of audio (0.0x real time)" read as a stall.
+  if (s.audio_seconds > 0)
     std::fprintf(stderr, "; %s of audio in %.1f s (%.1fx real time)", audio_text(s.audio_seconds).c_str(), s.wall_seconds,
                  s.realtime_factor());
   else

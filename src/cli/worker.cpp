@@ -51,7 +51,7 @@ int run_worker(WorkerOptions& o) {
     if (s.deepened)
       std::fprintf(stderr, ", %lld windows added by passes 2-%d", static_cast<long long>(s.deepened), s.last_pass);
     // As index's summary: later passes' jobs make no audio newly searchable (no "0.0x real time").
-    if (s.audio_seconds > 0 || s.deepened == 0)
+    if (s.audio_seconds > 0)
       std::fprintf(stderr, "; %s of audio in %.1f s (%.1fx real time)", audio_text(s.audio_seconds).c_str(), s.wall_seconds,
                    s.realtime_factor());
     else
