@@ -83,6 +83,9 @@ class ProgressPrinter {
     if (p.pass == 0)
       std::snprintf(line, sizeof line, "hashing packets: %lld/%lld files, ETA %s", static_cast<long long>(p.files_done),
                     static_cast<long long>(p.files_total), duration_text(p.eta_seconds).c_str());
+    else if (p.pass > 1 && p.audio_seconds <= 0)  // later passes' windows make no track newly searchable
+      std::snprintf(line, sizeof line, "indexing (pass %d): %lld/%lld files, ETA %s", p.pass, static_cast<long long>(p.files_done),
+                    static_cast<long long>(p.files_total), duration_text(p.eta_seconds).c_str());
     else
       std::snprintf(line, sizeof line, "indexing (pass %d): %lld/%lld files, %s of audio, %.1fx real time, ETA %s",
                     p.pass, static_cast<long long>(p.files_done), static_cast<long long>(p.files_total),
@@ -183,8 +186,14 @@ void print_summary(const index::IndexSummary& s) {
   if (s.planned) std::fprintf(stderr, ", queued for workers %lld", static_cast<long long>(s.planned));
   if (s.deepened)
     std::fprintf(stderr, ", %lld windows added by passes 2-%d", static_cast<long long>(s.deepened), s.last_pass);
-  std::fprintf(stderr, "; %s of audio in %.1f s (%.1fx real time)", audio_text(s.audio_seconds).c_str(), s.wall_seconds,
-               s.realtime_factor());
+  // The audio counted is that of tracks made searchable (a first pass counts a track's length): a
+  // run that only deepened tracks, only queued files for workers (--plan) or found nothing changed
+  // made none, and "0.0 s of audio (0.0x real time)" read as a stall.
+  if (s.audio_seconds > 0)
+    std::fprintf(stderr, "; %s of audio in %.1f s (%.1fx real time)", audio_text(s.audio_seconds).c_str(), s.wall_seconds,
+                 s.realtime_factor());
+  else
+    std::fprintf(stderr, " in %.1f s", s.wall_seconds);
   if (s.embedded_windows > 0)
     std::fprintf(stderr, "; model %.1f s, %.0f%% of the pipeline outside the model (decode, I/O, database)",
                  s.model_seconds, 100 * s.outside_model_fraction());

@@ -494,7 +494,13 @@ int main(int argc, char** argv) {
   try {
     status = action ? action() : 0;
   } catch (const clap::InvalidArgument& e) {
-    print_usage_error(clap::cli::error_lines(e.what()));
+    // A value the settings file gave that the command refused as it ran (`where`, `hop`, a seed's
+    // weight) is named with the file, its line and its key, as those refused while parsing are:
+    // "--where: unknown field" sent the owner of a service to a command line that had no --where.
+    std::string text = e.what();
+    if (const std::string in_file = clap::cli::config_value_error_text(text, argc, argv); in_file != text)
+      text = clap::cli::config_file_in_use(app, config_file) + ": " + in_file;
+    print_usage_error(clap::cli::error_lines(text));
     status = 2, reported = true;
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "clapsearch: error: out of memory (the input or settings need more than this machine has)\n");

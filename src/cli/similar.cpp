@@ -98,7 +98,8 @@ int run_similar(const SimilarOptions& o) {
 void add_similar_command(CLI::App& app, Action& action) {
   auto o = std::make_shared<SimilarOptions>();
   CLI::App* cmd = app.add_subcommand("similar", "Song -> songs: the nearest tracks by track embedding");
-  cmd->add_option("query", o->query, "A track of the index (id or path; excluded from the results) or any audio file");
+  cmd->add_option("query", o->query, "A track of the index (id or path; excluded from the results) or any audio file; a whole number is a track id "
+                  "(a file named 2: ./2)");
   cmd->add_option("-k,--top", o->k, "Results (0 = every track)")->default_val(10)->check(non_negative());
   auto* json = cmd->add_flag("--json", o->json, "JSON list: rank, path, track_id, score (cosine), artist, title");
   cmd->add_option("--csv", o->csv, "Write CSV (rank, track_id, score, path, artist, title) to FILE (- = stdout)")->excludes(json);

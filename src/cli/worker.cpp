@@ -48,14 +48,22 @@ int run_worker(WorkerOptions& o) {
     std::fprintf(stderr, "worker %s: indexed %lld, errors %lld", run.worker.c_str(), static_cast<long long>(s.indexed),
                  static_cast<long long>(s.errors));
     if (s.lost_leases) std::fprintf(stderr, ", taken over by others %lld", static_cast<long long>(s.lost_leases));
-    std::fprintf(stderr, "; %s of audio in %.1f s (%.1fx real time)%s\n", audio_text(s.audio_seconds).c_str(),
-                 s.wall_seconds, s.realtime_factor(), run.stopped ? "; stopped" : "");
+    if (s.deepened)
+      std::fprintf(stderr, ", %lld windows added by passes 2-%d", static_cast<long long>(s.deepened), s.last_pass);
+    // As index's summary: later passes' jobs make no audio newly searchable (no "0.0x real time").
+    if (s.audio_seconds > 0)
+      std::fprintf(stderr, "; %s of audio in %.1f s (%.1fx real time)", audio_text(s.audio_seconds).c_str(), s.wall_seconds,
+                   s.realtime_factor());
+    else
+      std::fprintf(stderr, " in %.1f s", s.wall_seconds);
+    std::fprintf(stderr, "%s\n", run.stopped ? "; stopped" : "");
   }
   if (o.json) {
     nlohmann::json failed = nlohmann::json::array();
     for (const auto& e : s.new_errors) failed.push_back({{"path", e.path}, {"reason", e.reason}});
     const nlohmann::json j = {{"db", run.db_path},       {"worker", run.worker},       {"indexed", s.indexed},
                               {"errors", s.errors},      {"lost_leases", s.lost_leases}, {"windows", s.windows},
+                              {"deepened_windows", s.deepened}, {"last_pass", s.last_pass},
                               {"audio_seconds", s.audio_seconds}, {"wall_seconds", s.wall_seconds},
                               {"batches", run.batches},  {"reconnects", run.reconnects}, {"stopped", run.stopped},
                               {"failed", failed}};

@@ -8,6 +8,7 @@
 #include "core/csv.h"
 #include "core/error.h"
 #include "core/one_line_text.h"
+#include "core/utf8.h"
 #include "index/crawl.h"  // absolute_path
 
 namespace clap::service {
@@ -250,6 +251,14 @@ ExternalMetadata parse_captions_csv(const std::string& text, const std::string& 
     const std::string path = trim_space(row[0]), value = trim_space(row[1]);
     if (path.empty()) throw Error(row_name + ": empty path");
     if (value.empty()) continue;  // a file without a caption is simply not captioned
+    // A caption is text the tokenizer reads as UTF-8: Latin-1 bytes (a spreadsheet's "CSV" export)
+    // or a NUL were trained on as they were, mangled, unsaid (history import refuses the same).
+    const std::string what = tags ? "tags" : "caption";
+    if (const size_t nul = value.find('\0'); nul != std::string::npos)
+      throw Error(row_name + ": the " + what + " holds a NUL byte (byte " + std::to_string(nul + 1) + "): not text; is it the right file?");
+    if (!is_valid_utf8(value))
+      throw Error(row_name + ": the " + what + " \"" + echo_excerpt(value) +
+                  "\" is not UTF-8 (Latin-1 or Windows-1252?): save the file as UTF-8");
     const std::string absolute =
         index::absolute_path(fs::path(path).is_absolute() ? path : (fs::path(base_dir) / path).string());
     TrackMetadata& entry = out.by_path[absolute];

@@ -161,17 +161,19 @@ bool parse_history_time(std::string_view text, int64_t& unix_s) {
   } else {
     return false;
   }
-  if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo)) return false;
+  // A date before 1970 is a time (negative unix seconds): check_play_time then says it is before
+  // 1970, where "1969-12-31 is not a time" sent the user looking for a typo (hostile pass 22).
+  if (y < 1 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo)) return false;
   int64_t seconds = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400;
-  // A zone's offset can take 1970-01-01 before 1970.
-  if (!parse_clock(c, seconds) || seconds < 0) return false;
+  if (!parse_clock(c, seconds)) return false;
   unix_s = seconds;
   return true;
 }
 
 void check_play_time(int64_t unix_s, const std::string& where) {
   const int64_t tomorrow = static_cast<int64_t>(std::time(nullptr)) + 86400;
-  if (unix_s < 0) throw Error(where + ": played before 1970 (" + std::to_string(unix_s) + ")");
+  if (unix_s < 0)
+    throw Error(where + ": played before 1970 (unix " + std::to_string(unix_s) + "): a play's time is from 1970-01-01 on");
   if (unix_s > tomorrow)
     throw Error(where + ": played in the future (" + utc_date_time(unix_s) + ", unix " + std::to_string(unix_s) +
                 "): a wrong time, or milliseconds where seconds belong");

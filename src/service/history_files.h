@@ -92,8 +92,9 @@ std::vector<Listen> parse_listenbrainz_lines(std::string_view text, const std::s
 std::vector<Listen> parse_lastfm_csv(std::string_view text, const std::string& where);
 std::vector<Listen> parse_lastfm_json(std::string_view text, const std::string& where);
 
-// A time as the exports write it (above) in unix seconds; false when `text` is none (a date that
-// does not exist, such as 31 Feb, or one before 1970, included).
+// A time as the exports write it (above) in unix seconds, negative for a date before 1970 (which
+// check_play_time refuses as such); false when `text` is none (a date that does not exist, such
+// as 31 Feb, included).
 bool parse_history_time(std::string_view text, int64_t& unix_s);
 
 // A play's time is a moment already past: from 1970 to tomorrow (a day of clock skew allowed, as

@@ -10,6 +10,7 @@
 #include "service/duplicates.h"
 #include "service/queries.h"
 #include "core/missing_file.h"
+#include "index/crawl.h"
 
 namespace clap::service {
 
@@ -57,6 +58,13 @@ ResultRules excluding_copies_of(const LibrarySnapshot& snap, ResultRules rules, 
   std::sort(rules.exclude.begin(), rules.exclude.end());
   rules.exclude.erase(std::unique(rules.exclude.begin(), rules.exclude.end()), rules.exclude.end());
   return rules;
+}
+
+// The indexed track of a query that is a file (`like 2`: the file named 2, decoded), by its path
+// alone: find_track takes a whole number for a track id, and a file named `2` excluded track 2
+// (or left its copies out) while the file's own audio was the query.
+const store::Track* query_file_track(const LibrarySnapshot& snap, const std::string& file) {
+  return snap.find_track(index::absolute_path(file));
 }
 
 }  // namespace
@@ -121,7 +129,7 @@ LikeAnswer like_query(Library& lib, const LibrarySnapshot& snap, const LikeReque
   } else {
     if (request.file.empty()) throw InvalidArgument("like: give a query (an audio file, a track of the index, or seeds)");
     if (request.exclude_self)
-      if (const store::Track* t = snap.find_track(request.file)) options.exclude_track = t->id, seed_tracks = {t->id};
+      if (const store::Track* t = query_file_track(snap, request.file)) options.exclude_track = t->id, seed_tracks = {t->id};
     answer.chunks = file_query_chunks(lib, request.file, request.chunk_s, request.hop_s);
   }
   // Without --exclude-self the query's track is a result of its own query: its copies held the
@@ -131,7 +139,7 @@ LikeAnswer like_query(Library& lib, const LibrarySnapshot& snap, const LikeReque
   if (seed_tracks.empty() && !request.mixed) {
     if (request.track) self = request.track->id;
     else if (!request.decoded && !request.file.empty())
-      if (const store::Track* t = snap.find_track(request.file)) self = t->id;
+      if (const store::Track* t = query_file_track(snap, request.file)) self = t->id;
   }
   const std::vector<int64_t> copied = self >= 0 ? std::vector<int64_t>{self} : seed_tracks;
   RequestCopies copies(request.duplicate_work);

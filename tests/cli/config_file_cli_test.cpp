@@ -99,6 +99,32 @@ TEST(ConfigFile, MistakesAreNamedWithTheFileTheLineAndTheKey) {
   EXPECT_NE(err.find("error: --top: takes one value, 2 were given"), std::string::npos) << err;
 }
 
+// A value the file gave that the command refuses only as it runs (the --where language, index's
+// --hop bound, a seed's weight: each where its check runs) is named with the file, the line and the key too: it was
+// "--where: unknown field ...", as if typed, naming neither (hostile pass 22). Typed, it is still
+// named as typed.
+TEST(ConfigFile, AValueRefusedAsTheCommandRunsIsNamedWithTheFile) {
+  struct Case {
+    std::string command, text, expected;
+  };
+  const std::vector<Case> cases = {
+      {"search x", "[search]\nwhere = \"yaer > 1\"\n", "line 2: [search] where = \"yaer > 1\": unknown field \"yaer\""},
+      {"search x", "[search]\nwhere = \"" + std::string(5000, 'a') + "\"\n", "line 2: [search] where = \"aaaa"},
+      {"search x", "[search]\ntop = 3\nwhere = \"year = \\\"1990\\\"\"\n", "line 3: [search] where = \"year = \\\"1990\\\"\": "},
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const std::string file = settings("late" + std::to_string(i) + ".toml", cases[i].text);
+    std::string out, err;
+    EXPECT_EQ(test::run_command(cli() + " " + cases[i].command + " --db /nonexistent/x.db --config-file " + test::quoted(file), &out, &err), 2)
+        << cases[i].text << err;
+    EXPECT_NE(err.find("error: " + file + ": " + cases[i].expected), std::string::npos) << cases[i].text << err;
+  }
+  const std::string ok = settings("late-ok.toml", "[search]\ntop = 3\n");
+  std::string out, err;
+  EXPECT_EQ(test::run_command(cli() + " search x --where 'yaer > 1' --db /nonexistent/x.db --config-file " + test::quoted(ok), &out, &err), 2);
+  EXPECT_NE(err.find("error: --where: unknown field \"yaer\""), std::string::npos) << err;
+}
+
 // Hostile pass 19, H19C-1: a switch in the file takes the words the command line's `--json=`
 // takes (H18C-1). CLI11 read `json = 5`, `json = ""`, `json = 2`, `json = 1.5` and `json = "5"`
 // as on and `json = -1` as off, with no word (main's binary: status printed JSON, exit 0), and a

@@ -8,6 +8,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -321,6 +322,36 @@ TEST_F(FinetuneCli, CaptionsFromACsvAndClearErrors) {
   EXPECT_NE(err.find("no.db"), std::string::npos) << err;
   EXPECT_EQ(l.cli("finetune --db " + q(l.db) + " --out " + q(l.root + "/x") + " --train audio", &out, &err), 2);  // usage
   EXPECT_FALSE(fs::exists(l.root + "/x"));
+}
+
+// A caption is UTF-8 text: a Latin-1 caption (a spreadsheet's export) or one holding a NUL byte
+// was trained on as its bytes were, exit 0 (hostile pass 22). Each is refused naming the row,
+// and nothing is written; a UTF-8 caption with the same letters is taken.
+TEST_F(FinetuneCli, ACaptionThatIsNotUtf8TextIsRefusedNamingItsRow) {
+  const Library& l = lib();
+  std::string first;
+  for (const auto& e : fs::directory_iterator(l.music)) first = std::max(first, e.path().filename().string());
+  const std::string run = "finetune --db " + q(l.db) + " --out " + q(l.root + "/enc") + " --epochs 1 --keep-anyway --captions-csv ";
+  struct Case {
+    std::string caption, expected;
+  };
+  for (const Case& c : {Case{"caf\xe9 ambient", "row 2: the caption \"caf"}, Case{std::string("calm\0tone", 9), "row 2: the caption holds a NUL byte (byte 5)"}}) {
+    {
+      std::ofstream csv(l.root + "/enc.csv", std::ios::binary);
+      csv << "path,caption\nmusic/" << first << "," << c.caption << "\n";
+    }
+    std::string out, err;
+    EXPECT_EQ(l.cli(run + q(l.root + "/enc.csv"), &out, &err), 1) << err;
+    EXPECT_NE(err.find(c.expected), std::string::npos) << err;
+    EXPECT_FALSE(fs::exists(l.root + "/enc"));
+  }
+  {
+    std::ofstream csv(l.root + "/enc.csv", std::ios::binary);
+    csv << "path,caption\nmusic/" << first << ",caf\xc3\xa9 ambient\n";
+  }
+  std::string out, err;
+  EXPECT_EQ(l.cli(run + q(l.root + "/enc.csv"), &out, &err), 0) << err;
+  fs::remove_all(l.root + "/enc");
 }
 
 // `finetune --out DIR --force` never deletes what it did not write (issue 33): a folder with

@@ -5,6 +5,7 @@
 // between the embedding sets of two models.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -45,6 +46,30 @@ SmallLibrary& small_library() {
 
 int cli(const std::string& args, std::string* out, std::string* err) {
   return test::run_cli(args + " --db " + q(small_library().db), out, err);
+}
+
+// `like FILE` decodes the file, and its own track (--exclude-self leaves it out) is the indexed
+// track at that path: a file named `2` (a whole number) excluded track id 2 instead, a track the
+// query had nothing to do with (hostile pass 22). A whole number is a track id only where a
+// track may be named (similar's TRACK|FILE, --track, --seed); `./2` is the file there.
+TEST(QueryInputs, LikeOfAFileNamedLikeATrackIdExcludesNoOtherTrack) {
+  SmallLibrary& l = small_library();
+  const std::string here = l.dir + "/numbered";
+  fs::create_directories(here);
+  fs::copy_file(l.music + "/song0.flac", here + "/2", fs::copy_options::overwrite_existing);
+  std::string out, err;
+  ASSERT_EQ(test::run_command("cd " + q(here) + " && " + test::cli_command() + " like 2 --exclude-self --per-chunk 100 -k 20 --json --db " +
+                                  q(l.db),
+                              &out, &err),
+            0)
+      << err;
+  std::vector<int64_t> ids;
+  for (const json& r : json::parse(out)) ids.push_back(r["track_id"]);
+  EXPECT_EQ(ids.size(), 6u) << out;  // the file is not indexed: no track is its own
+  EXPECT_NE(std::find(ids.begin(), ids.end(), 2), ids.end()) << out;
+  // The indexed file itself is still its own track, by path.
+  ASSERT_EQ(cli("like " + q(l.music + "/song0.flac") + " --exclude-self --per-chunk 100 -k 20 --json", &out, &err), 0) << err;
+  EXPECT_EQ(json::parse(out).size(), 5u) << out;
 }
 
 // A weight beyond float range (FLT_MAX) used to become inf in the query and every score 0 in

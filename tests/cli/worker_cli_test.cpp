@@ -464,13 +464,43 @@ TEST(Workers, AResumedIndexCountsTheWindowsLaterPassesAddOnBothStores) {
     test::run_command(index + " --passes 1 -q", &out, &err);  // exit 1: the silent and the broken file
     ASSERT_EQ(test::run_command(index, &out, &err), 0) << err;
     std::smatch m;
-    ASSERT_TRUE(std::regex_search(err, m, std::regex("indexed 0, unchanged [0-9]+.*, ([0-9]+ windows added by passes 2-[0-9]+);")))
+    ASSERT_TRUE(std::regex_search(err, m, std::regex("indexed 0, unchanged [0-9]+.*, ([0-9]+ windows added by passes 2-[0-9]+) in [0-9.]+ s")))
         << db << "\n" << err;
     added[db] = m[1];
   }
   EXPECT_EQ(added[url], added[dir + "/lib.db"]);
   EXPECT_NE(added[url].rfind("0 windows", 0), 0u) << added[url];
   expect_same_library(dir + "/lib.db", url);
+}
+
+// A run that only adds later passes' windows made no audio newly searchable: its summary says what
+// it added and its time, not "0.0 s of audio in 7.0 s (0.0x real time)" (a stall, read as such), on
+// both stores and in a worker's summary of later-pass jobs; `index --plan`'s the same.
+TEST(Workers, ARunThatOnlyDeepensShowsNoZeroThroughput) {
+  const std::string dir = test::temp_dir() + "/deepens";
+  const std::string music = make_library(dir);
+  const std::string url = test::PostgresServer::shared().create_database();
+  const std::regex stall("0\\.0 s of audio|0\\.0x real time");
+  for (const std::string& db : {dir + "/lib.db", url}) {
+    std::string out, err;
+    const std::string index = cli() + " index " + q(music) + " --db " + q(db) + " --model " + q(tiny()) + " --first-pass 1";
+    test::run_command(index + " --passes 1 -q", &out, &err);  // exit 1: the silent and the broken file
+    ASSERT_EQ(test::run_command(index, &out, &err), 0) << err;
+    EXPECT_TRUE(std::regex_search(err, std::regex("[0-9]+ windows added by passes 2-[0-9]+ in [0-9.]+ s"))) << db << "\n" << err;
+    EXPECT_FALSE(std::regex_search(err, stall)) << db << "\n" << err;
+  }
+  const std::string planned = test::PostgresServer::shared().create_database();
+  std::string out, err;
+  ASSERT_EQ(test::run_command(cli() + " index --plan --first-pass 1 " + q(music) + " --db " + q(planned) + " --model " + q(tiny()),
+                              &out, &err),
+            0)
+      << err;
+  EXPECT_TRUE(std::regex_search(err, std::regex("queued for workers 8 in [0-9.]+ s"))) << err;  // --plan embeds nothing
+  EXPECT_FALSE(std::regex_search(err, stall)) << err;
+  ASSERT_EQ(test::run_command(cli() + " worker --passes 1 --until-done --poll 0.2 -q --db " + q(planned), &out, &err), 0) << err;
+  ASSERT_EQ(test::run_command(cli() + " worker --until-done --poll 0.2 --db " + q(planned), &out, &err), 0) << err;
+  EXPECT_TRUE(std::regex_search(err, std::regex("indexed 0, errors 0, [0-9]+ windows added by passes 2-[0-9]+ in [0-9.]+ s"))) << err;
+  EXPECT_FALSE(std::regex_search(err, stall)) << err;
 }
 
 }  // namespace

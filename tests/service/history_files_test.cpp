@@ -316,10 +316,16 @@ TEST(HistoryFiles, ZipMembersAndFilesAreBoundedAndChecked) {
 // in the future (milliseconds read as seconds), in every format.
 TEST(HistoryFiles, PlayTimesAreMomentsThatWere) {
   int64_t t = 0;
-  for (const char* bad : {"2021-02-31", "2023-02-29 10:00", "1970-01-01T00:00:00+05:00", "2021-01-01 12:00 +99:99", "31 Feb 2021"})
+  for (const char* bad : {"2021-02-31", "2023-02-29 10:00", "2021-01-01 12:00 +99:99", "31 Feb 2021"})
     EXPECT_FALSE(parse_history_time(bad, t)) << bad;
   ASSERT_TRUE(parse_history_time("1970-01-01T05:00:00+05:00", t));
   EXPECT_EQ(t, 0);
+  // A date before 1970 is a time, and the play is refused as before 1970 (below): it was "not a
+  // time (unix seconds or a date such as 31 Jan 2021 12:34)", a typo to look for (hostile pass 22).
+  ASSERT_TRUE(parse_history_time("1970-01-01T00:00:00+05:00", t));
+  EXPECT_EQ(t, -5 * 3600);
+  ASSERT_TRUE(parse_history_time("31 Dec 1969", t));
+  EXPECT_EQ(t, -86400);
   const std::string dir = test::temp_dir();
   auto listen_at = [](const std::string& at) {
     return R"({"listened_at": )" + at + R"(, "track_metadata": {"artist_name": "A", "track_name": "B"}})" "\n";
@@ -334,6 +340,8 @@ TEST(HistoryFiles, PlayTimesAreMomentsThatWere) {
       {"huge.jsonl", listen_at("9223372036854775807"), "line 1: \"listened_at\" is not a time"},
       {"micro.jsonl", listen_at("1000000000000000"), "line 1: \"listened_at\" is not a time"},
       {"future.csv", "A,B,C,9999-01-01\n", "row 1: played in the future"},
+      {"past.csv", "A,B,C,1969-12-31\n", "row 1: played before 1970 (unix -86400)"},
+      {"past.jsonl", listen_at("\"1900-01-01T00:00:00Z\""), "line 1: played before 1970 (unix -2208988800)"},
       {"future.json", R"([{"artist": "A", "name": "B", "date": {"uts": "99999999999"}}])", "scrobble 1: played in the future"},
   };
   for (const Case& c : cases) {
