@@ -102,7 +102,7 @@ service::QueueView MpdClient::queue() {
         }
       });
   if (end.refused)
-    throw MpdError("MPD at " + address_.text() + ": it refused to tell its status and queue: " + terminal_text(end.message));
+    throw MpdError("MPD at " + address_.text() + ": cannot read the player's status: " + terminal_text(end.message));
   const bool known = state_word == "play" || state_word == "pause" || state_word == "stop";
 
   service::QueueView view;

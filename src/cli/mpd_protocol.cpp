@@ -155,7 +155,8 @@ void MpdLink::send_lines(const std::vector<std::string>& lines) {
 std::string MpdLink::next_line(const std::string& subject, const AnswerBounds& bounds, uint64_t bytes_before,
                                Clock::time_point deadline) {
   const auto past = [&](const std::string& bound) {
-    lost(subject, "it did not end within " + bound + " (a broken or hostile server; read no further)");
+    throw MpdError("MPD at " + address_.text() + ": " + subject + " did not end within " + bound +
+                   " (a broken or hostile server; read no further)");
   };
   size_t scanned = in_pos_;
   for (;;) {
@@ -196,10 +197,9 @@ AnswerEnd MpdLink::read_answer(const std::vector<AnswerPart>& parts, const PairS
     ++lines;
     bytes += line.size() + 1;
     if (lines > p.bounds.lines || bytes > p.bounds.bytes)
-      lost("its answer to " + p.what,
-           "it did not end within " +
-               (lines > p.bounds.lines ? std::to_string(p.bounds.lines) + " lines" : std::to_string(p.bounds.bytes >> 20) + " MiB") +
-               " (a broken or hostile server; read no further)");
+      throw MpdError("MPD at " + address_.text() + ": its answer to " + p.what + " did not end within " +
+                     (lines > p.bounds.lines ? std::to_string(p.bounds.lines) + " lines" : std::to_string(p.bounds.bytes >> 20) + " MiB") +
+                     " (a broken or hostile server; read no further)");
     // A line holding a NUL is not MPD's (its names, URIs and tags cannot hold one): refused
     // whole, never read up to the NUL (H18P-1).
     if (line.find('\0') != std::string::npos)
