@@ -104,12 +104,19 @@ std::string shown_line(const std::string& line) {
 MpdLink::MpdLink(const MpdAddress& address, std::chrono::milliseconds io_timeout)
     : address_(address), io_timeout_(io_timeout) {
   fd_ = connect_to(address, io_timeout);
-  // The greeting, read as any answer line is: whole, within the I/O timeout.
-  const std::string greeting = next_line("its greeting", kShortAnswer, 0, Clock::now() + kShortAnswer.time);
-  if (greeting.find('\0') != std::string::npos)
-    lost("its greeting", "it holds a NUL byte (" + shown_line(greeting) + "): not MPD's protocol");
-  if (greeting.rfind("OK MPD ", 0) != 0)
-    lost("its greeting", "not an MPD server: it greeted with " + shown_line(greeting) + ", not 'OK MPD <version>'");
+  try {
+    // The greeting, read as any answer line is: whole, within the I/O timeout.
+    const std::string greeting = next_line("its greeting", kShortAnswer, 0, Clock::now() + kShortAnswer.time);
+    if (greeting.find('\0') != std::string::npos)
+      lost("its greeting", "it holds a NUL byte (" + shown_line(greeting) + "): not MPD's protocol");
+    if (greeting.rfind("OK MPD ", 0) != 0)
+      lost("its greeting", "not an MPD server: it greeted with " + shown_line(greeting) + ", not 'OK MPD <version>'");
+  } catch (...) {
+    // No destructor runs for an object whose constructor threw: a watching radio retrying a
+    // server with a bad greeting would leak a socket at every try.
+    close(fd_);
+    throw;
+  }
 }
 
 MpdLink::~MpdLink() {
