@@ -69,7 +69,7 @@ The package ships systemd units: clapsearch.service (the server),
 clapsearch-index.service with a nightly timer, and a user unit; a beets
 plugin and a Navidrome plugin (/usr/share/clapsearch); `clapsearch radio`
 keeps an MPD queue playing similar songs.")
-# The players the package plugs into (libmpdclient2, which radio links, comes from shlibdeps).
+# The players the package plugs into (radio speaks MPD's protocol itself: cli/mpd_protocol.h).
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "beets, mpd")
 # The Python package (python/CMakeLists.txt: /usr/lib/python3/dist-packages/clapsearch) is in
 # this package, not a python3-clapsearch of its own: its module links the whole engine

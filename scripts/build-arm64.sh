@@ -27,7 +27,7 @@ TARGET_PACKAGES=(
   libavformat-dev libavcodec-dev libavutil-dev libswresample-dev libswscale-dev libchromaprint-dev libsoxr-dev
   libdnnl-dev libopenblas-dev libsqlite3-dev libpq-dev libfaiss-dev libpcre2-dev
   nlohmann-json3-dev libcli11-dev libcurl4-openssl-dev libssl-dev libcpp-httplib-dev
-  libcairo2-dev libmpdclient-dev libicu-dev libgtest-dev
+  libcairo2-dev libicu-dev libgtest-dev
 )
 HOST_PACKAGES=(crossbuild-essential-arm64 qemu-user cmake pkg-config ccache)
 

@@ -28,7 +28,6 @@ PACKAGES=(
   libcurl4-openssl-dev libssl-dev                                   # hub downloads, sha256
   libcpp-httplib-dev                                                # HTTP server (serve) and test clients
   libcairo2-dev fonts-dejavu-core                                   # map pictures (SVG, PNG) and their text's font
-  libmpdclient-dev                                                  # clapsearch radio --mpd (MPD's client library)
   zlib1g-dev                                                        # history import: a ListenBrainz export zip's deflated members
   libicu-dev                                                        # user names that look alike (Unicode confusables, ICU uspoof)
   libgtest-dev                                                      # tests

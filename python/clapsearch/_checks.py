@@ -87,6 +87,20 @@ def _text(value, what: str) -> str:
     return value
 
 
+def _given(items) -> bool:
+    """Whether an optional list argument holds anything. A numpy array (texts as np.array([...]),
+    seeds as search_vectors' I[0]) has no truth value: `if texts:` raised numpy's "The truth
+    value of an array with more than one element is ambiguous" (hostile pass 22, H22P-8)."""
+    if items is None:
+        return False
+    if isinstance(items, _np.ndarray):
+        return items.size > 0
+    try:
+        return len(items) > 0
+    except TypeError:
+        return True  # an iterator or a generator: read later, by _texts or _names
+
+
 def _texts(texts: Union[str, Sequence[str]], what: str) -> List[str]:
     if isinstance(texts, str):
         return [_text(texts, what)]

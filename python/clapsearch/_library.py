@@ -9,6 +9,7 @@ from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 from ._checks import (
     _between,
+    _given,
     _cosine,
     _db_location,
     _diversity,
@@ -276,12 +277,12 @@ class Library:
             dicts with rank, path, track_id, score, label, best_start, best_end, mean, max,
             n_windows, artist, title, labels.
         """
-        texts = _texts(text, "search") if text is not None and (text or not seeds) else []
+        texts = _texts(text, "search") if text is not None and (_given(text) or not _given(seeds)) else []
         d = _diversity(diversity)
         return self._open().search(
             texts, _int(k, "k", 0, lo_means="every result"), _text(aggregate, "aggregate"), _cosine(high, "high"), _cosine(moderate, "moderate"),
             _text(where, "where"), _int(per_artist, "per_artist", 0, lo_means="no limit"), _int(per_album, "per_album", 0, lo_means="no limit"), d,
-            bool(include_excluded), _names(seeds, "seeds"), _texts(nots, "nots") if nots else [],
+            bool(include_excluded), _names(seeds, "seeds"), _texts(nots, "nots") if _given(nots) else [],
             _names(not_likes, "not_likes"),
         )
 
@@ -336,7 +337,7 @@ class Library:
         if isinstance(query, _np.ndarray):
             if sr is None:
                 raise InvalidInputError("like: give sr (the samples' rate in Hz) with an array")
-            if seeds or texts or nots or not_likes:
+            if any(_given(x) for x in (seeds, texts, nots, not_likes)):
                 raise InvalidInputError("like: seeds, texts, nots and not_likes go with a file or a track, not with samples")
             return lib.like_samples(query, _rate(sr), k, per_chunk, _between(vote_weight, "vote_weight", 0, 1), chunk, hop, where,
                                     per_artist, per_album, d, bool(include_excluded))
@@ -348,7 +349,7 @@ class Library:
         first = b"" if query is None else _path(query, "like")
         return lib.like(first, bool(track), k, per_chunk, _between(vote_weight, "vote_weight", 0, 1), bool(exclude_self), chunk, hop,
                         where, per_artist, per_album, d, bool(include_excluded), _names(seeds, "seeds"),
-                        _texts(texts, "texts") if texts else [], _texts(nots, "nots") if nots else [], _names(not_likes, "not_likes"))
+                        _texts(texts, "texts") if _given(texts) else [], _texts(nots, "nots") if _given(nots) else [], _names(not_likes, "not_likes"))
 
     def similar(
         self,
@@ -378,8 +379,8 @@ class Library:
             _int(per_artist, "per_artist", 0, lo_means="no limit"),
             _int(per_album, "per_album", 0, lo_means="no limit"),
             _names(seeds, "seeds"),
-            _texts(texts, "texts") if texts else [],
-            _texts(nots, "nots") if nots else [],
+            _texts(texts, "texts") if _given(texts) else [],
+            _texts(nots, "nots") if _given(nots) else [],
             _names(not_likes, "not_likes"),
             _diversity(diversity),
             bool(include_excluded),
@@ -430,7 +431,7 @@ class Library:
         Returns dicts with rank, track_id, path, score, artist, title, duration_s, seed."""
         # One seed may be given alone (a path or an id, a numpy id such as search_vectors' I[0, 0] too).
         seed_list = _names([seeds] if isinstance(seeds, (str, bytes, int, _np.integer, _os.PathLike)) else seeds, "seeds")
-        text_list = _texts(texts, "playlist") if texts else []
+        text_list = _texts(texts, "playlist") if _given(texts) else []
         return self._open().playlist(
             seed_list, text_list, _int(length, "length", 1), _between(diversity, "diversity", 0, 1), _text(where, "where"),
             _int(per_artist, "per_artist", 0, lo_means="no limit"), _int(per_album, "per_album", 0, lo_means="no limit"), bool(include_excluded),

@@ -113,6 +113,10 @@ def _quantised(x: _np.ndarray) -> _np.ndarray:
     return _int16_to_float32(_float32_to_int16(x))
 
 
+def _is_path(x) -> bool:
+    return isinstance(x, (str, bytes, _os.PathLike))
+
+
 def _as_array(x, what: str) -> _np.ndarray:
     """A numpy array, or a torch tensor converted to one (detached, on the CPU), or a list of
     numbers (LAION's np.clip makes it a float64 array: so does this)."""
@@ -192,6 +196,11 @@ class CLAP_Module:  # noqa: N801  (LAION's name)
         # model_id says), and its -1 means 1 (630k-audioset-best.pt) or, fused, 3
         # (630k-audioset-fusion-best.pt): those two are the Hugging Face conversions loaded here.
         default_id = 3 if self.enable_fusion else 1
+        # LAION indexes its list of checkpoints with model_id: '1' or 1.0 fail there (TypeError).
+        # '1' was refused here as "model_id=1: only LAION's default checkpoint (model_id=1, ...)",
+        # and 1.0 taken (hostile pass 22, H22P-4).
+        if ckpt is None and (not isinstance(model_id, (int, _np.integer)) or isinstance(model_id, bool)):
+            raise InvalidInputError(f"model_id must be an integer, LAION's index of its published checkpoints (got {model_id!r})")
         if ckpt is None and model_id not in (-1, default_id):
             raise InvalidInputError(
                 f"model_id={model_id}: only LAION's default checkpoint (model_id={default_id}, "
@@ -201,6 +210,10 @@ class CLAP_Module:  # noqa: N801  (LAION's name)
         config = tokenizer = None
         if ckpt is None:
             spec = DEFAULT_FUSED if self.enable_fusion else DEFAULT_UNFUSED
+        elif not _is_path(ckpt):
+            # os.fspath's own TypeError named no argument (H22P-3).
+            raise InvalidInputError(f"ckpt must be a checkpoint file, a model folder or a hub id: a str, bytes or os.PathLike "
+                                    f"(got {type(ckpt).__name__})")
         else:
             # A str from here on (bytes from os.fsencode too): the folder checks below join str names.
             spec = _os.fsdecode(_os.fspath(ckpt))
@@ -231,9 +244,18 @@ class CLAP_Module:  # noqa: N801  (LAION's name)
         as LAION's does, then processed as one clip."""
         _refuse_tensors(use_tensor, "get_audio_embedding_from_filelist")
         model = self._model()
-        if isinstance(x, (str, _os.PathLike)):
+        # One path (bytes too, as os.fsencode gives it: bytes were iterated as numbers, "expected
+        # str, bytes or os.PathLike object, not int", H22P-3) is a list of one.
+        if _is_path(x):
             x = [x]
-        files = [_os.fspath(f) for f in x]
+        if not hasattr(x, "__iter__"):
+            raise InvalidInputError(f"get_audio_embedding_from_filelist: x must be a path or a list of paths (got {type(x).__name__})")
+        files = list(x)
+        for i, f in enumerate(files):
+            if not _is_path(f):
+                raise InvalidInputError(f"get_audio_embedding_from_filelist: file {i} must be a path: a str, bytes or "
+                                        f"os.PathLike (got {type(f).__name__})")
+        files = [_os.fspath(f) for f in files]
         if not files:
             raise InvalidInputError("get_audio_embedding_from_filelist: no files")
         clips = [_int16_to_float32(_float32_to_int16(load_audio(f, 48000))) for f in files]

@@ -1,23 +1,14 @@
 #include "cli/mpd_client.h"
 
-#include <mpd/client.h>
-#include <poll.h>
-
 #include <algorithm>
-#include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstdint>
-#include <cstring>
+#include <string_view>
 
 #include "cli/common.h"
 
 namespace clap::cli {
-
-std::string MpdAddress::text() const {
-  if (!host.empty() && (host.front() == '/' || host.front() == '@')) return host;  // a socket
-  const std::string shown = host.find(':') != std::string::npos ? "[" + host + "]" : host;
-  return shown + ":" + std::to_string(port == 0 ? 6600 : port);
-}
 
 MpdAddress parse_mpd_address(const std::string& text) {
   MpdAddress a;
@@ -52,139 +43,70 @@ MpdAddress parse_mpd_address(const std::string& text) {
 }
 
 namespace {
-// A generous bound for one request: MPD answers in milliseconds; a server that does not answer
-// in this time is stuck, and the radio says so instead of hanging.
-constexpr unsigned kTimeoutMs = 30000;
+// A generous bound for one read or write: MPD answers in milliseconds; a server silent this long
+// is stuck, and the radio says so instead of hanging.
+constexpr std::chrono::milliseconds kTimeout{30000};
 
-// Bounds on one answer (R11C-6). libmpdclient's per-read timeout catches a silent server, not
-// one that never stops sending: every answer is read line by line here, counted, and given up
-// (MpdError: the radio reconnects, or --once exits 1) past its bounds. A real MPD's status,
-// `config`, `add` and `idle` answers are a few dozen lines; its queue is at most
-// max_playlist_length songs (16384 by default) of about a dozen lines each.
-struct AnswerBounds {
-  uint64_t lines;
-  uint64_t bytes;
-  std::chrono::seconds time;
-};
-constexpr AnswerBounds kShortAnswer{4096, 1 << 20, std::chrono::seconds(60)};
-constexpr AnswerBounds kQueueAnswer{16u << 20, 512u << 20, std::chrono::seconds(300)};
-
-// Reads the pairs ("name: value" lines) of one answer within its bounds.
-class BoundedAnswer {
- public:
-  BoundedAnswer(mpd_connection* conn, const std::string& what, const std::string& server, AnswerBounds bounds)
-      : conn_(conn), what_(what), server_(server), bounds_(bounds),
-        deadline_(std::chrono::steady_clock::now() + bounds.time) {}
-  // The next pair, or nullptr at the answer's end (or a failure: the caller asks the connection).
-  // Throws MpdError past a bound. The pair is returned to libmpdclient at the next call.
-  const mpd_pair* next() {
-    release();
-    pair_ = mpd_recv_pair(conn_);
-    if (pair_ == nullptr) return nullptr;
-    ++lines_;
-    bytes_ += std::strlen(pair_->name) + std::strlen(pair_->value) + 3;
-    if (lines_ > bounds_.lines || bytes_ > bounds_.bytes || std::chrono::steady_clock::now() > deadline_) {
-      release();
-      const std::string bound = lines_ > bounds_.lines   ? std::to_string(bounds_.lines) + " lines"
-                                : bytes_ > bounds_.bytes ? std::to_string(bounds_.bytes >> 20) + " MiB"
-                                                         : std::to_string(bounds_.time.count()) + " s";
-      throw MpdError("MPD at " + server_ + ": its answer to " + what_ + " did not end within " + bound +
-                     " (a broken or hostile server; read no further)");
-    }
-    return pair_;
-  }
-  ~BoundedAnswer() { release(); }
-  BoundedAnswer(const BoundedAnswer&) = delete;
-  BoundedAnswer& operator=(const BoundedAnswer&) = delete;
-
- private:
-  void release() {
-    if (pair_) mpd_return_pair(conn_, pair_);
-    pair_ = nullptr;
-  }
-  mpd_connection* conn_;
-  std::string what_, server_;
-  AnswerBounds bounds_;
-  std::chrono::steady_clock::time_point deadline_;
-  mpd_pair* pair_ = nullptr;
-  uint64_t lines_ = 0, bytes_ = 0;
-};
-
-// Reads an answer whose pairs are not needed (to `add`, `password`) to its end, within bounds.
-void skip_answer(mpd_connection* conn, const std::string& what, const std::string& server) {
-  BoundedAnswer answer(conn, what, server, kShortAnswer);
-  while (answer.next() != nullptr) {
-  }
+// A number MPD sent ("song: 3"), or `otherwise` when the value is not one in range.
+int64_t integer_or(std::string_view value, int64_t otherwise, int64_t max = INT32_MAX) {
+  int64_t n = 0;
+  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+  return ec == std::errc() && end == value.data() + value.size() && n <= max ? n : otherwise;
 }
 }  // namespace
 
 MpdClient::MpdClient(const MpdAddress& address, const std::string& password) : address_(address) {
   // Checked before connecting: a line break would end the password command and send the rest
-  // of it as a command of its own (libmpdclient quotes only '"' and '\\').
+  // of it as a command of its own (arguments are quoted, but a quote does not span lines).
   if (!service::line_protocol_safe(password))
     throw InvalidArgument("MPD's password holds " + service::line_protocol_problem(password) + ": it is not sent to MPD at " + address.text() +
                           " (check --password-file or $MPD_PASSWORD)");
-  conn_ = mpd_connection_new(address.host.c_str(), address.port, kTimeoutMs);
-  if (conn_ == nullptr) throw MpdError("MPD at " + address.text() + ": out of memory");
-  if (mpd_connection_get_error(conn_) != MPD_ERROR_SUCCESS) fail("cannot connect");
+  link_ = std::make_unique<MpdLink>(address, kTimeout);
   if (!password.empty()) {
-    if (!mpd_send_password(conn_, password.c_str())) fail("cannot send the password");
-    skip_answer(conn_, "`password`", address_.text());
-    if (!mpd_response_finish(conn_)) fail("the password was refused");
+    link_->send("password", {password});
+    const AnswerEnd end = link_->skip_answer("`password`");
+    if (end.refused) throw MpdError("MPD at " + address_.text() + ": the password was refused: " + terminal_text(end.message));
   }
 }
 
-MpdClient::~MpdClient() {
-  if (conn_) mpd_connection_free(conn_);
-}
-
-void MpdClient::fail(const std::string& what) {
-  std::string reason = conn_ ? mpd_connection_get_error_message(conn_) : "no connection";
-  if (reason.empty()) reason = "unknown error";
-  throw MpdError("MPD at " + address_.text() + ": " + what + ": " + reason);
-}
+MpdClient::~MpdClient() = default;
 
 service::QueueView MpdClient::queue() {
   // The status and the queue in one command list, so the current position and the songs
   // around it come from the same moment.
-  if (!mpd_command_list_begin(conn_, true) || !mpd_send_status(conn_) || !mpd_send_list_queue_meta(conn_) ||
-      !mpd_command_list_end(conn_))
-    fail("cannot ask for the queue");
-  mpd_status* status = mpd_status_begin();
+  link_->send_lines({"command_list_ok_begin", "status", "playlistinfo", "command_list_end"});
   std::optional<std::string> state_word;  // as MPD said it, for a state the radio does not know
-  if (status == nullptr) throw MpdError("MPD at " + address_.text() + ": out of memory");
-  {
-    BoundedAnswer answer(conn_, "`status`", address_.text(), kShortAnswer);
-    try {
-      while (const mpd_pair* pair = answer.next()) {
-        if (std::strcmp(pair->name, "state") == 0) state_word = pair->value;
-        mpd_status_feed(status, pair);
-      }
-    } catch (...) {
-      mpd_status_free(status);
-      throw;
-    }
-  }
-  if (mpd_connection_get_error(conn_) != MPD_ERROR_SUCCESS) {
-    mpd_status_free(status);
-    fail("cannot read the player's status");
-  }
-  const mpd_state state = mpd_status_get_state(status);
-  const int current = mpd_status_get_song_pos(status);
-  const int entry_id = mpd_status_get_song_id(status);
-  const double elapsed_s = mpd_status_get_elapsed_ms(status) / 1000.0;
-  const double duration_s = mpd_status_get_total_time(status);
-  mpd_status_free(status);
-  if (!mpd_response_next(conn_)) fail("cannot read the queue");
-  // Only the songs' files are needed: each song of the answer begins with its "file" line.
-  std::vector<std::string> uris;
-  BoundedAnswer answer(conn_, "`playlistinfo` (the queue)", address_.text(), kQueueAnswer);
-  while (const mpd_pair* pair = answer.next())
-    if (std::strcmp(pair->name, "file") == 0) uris.emplace_back(pair->value);
-  if (!mpd_response_finish(conn_)) fail("cannot read the queue");
+  int64_t current = -1, entry_id = -1;
+  std::optional<double> elapsed;                // "elapsed: 12.345"
+  int64_t time_elapsed = 0, time_total = 0;     // "time: 12:240" (whole seconds)
+  std::vector<std::string> uris;                // only the songs' files: each song begins with one
+  const AnswerEnd end = link_->read_answer(
+      {{"`status`", kShortAnswer}, {"`playlistinfo` (the queue)", kQueueAnswer}},
+      [&](size_t part, std::string_view name, std::string_view value) {
+        if (part == 1) {
+          if (name == "file") uris.emplace_back(value);
+        } else if (name == "state") {
+          state_word = std::string(value);
+        } else if (name == "song") {
+          current = integer_or(value, -1);
+        } else if (name == "songid") {
+          entry_id = integer_or(value, -1);
+        } else if (name == "elapsed") {
+          double x = 0;
+          const auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), x);
+          if (ec == std::errc() && p == value.data() + value.size() && x >= 0 && x < 1e9) elapsed = x;
+        } else if (name == "time") {
+          const size_t colon = value.find(':');
+          time_elapsed = std::max<int64_t>(0, integer_or(value.substr(0, colon), 0));
+          time_total = colon == std::string_view::npos ? 0 : std::max<int64_t>(0, integer_or(value.substr(colon + 1), 0));
+        }
+      });
+  if (end.refused)
+    throw MpdError("MPD at " + address_.text() + ": cannot read the player's status: " + terminal_text(end.message));
+  const bool known = state_word == "play" || state_word == "pause" || state_word == "stop";
 
   service::QueueView view;
-  if (state != MPD_STATE_PLAY && state != MPD_STATE_PAUSE && state != MPD_STATE_STOP) {
+  if (!known) {
     // A state word that is not play, pause or stop (or none): the radio cannot tell whether a
     // song plays, so it neither adds nor records; it says what MPD said and waits for the next
     // event (--once: exit 1). It was said as "stopped" (hostile pass 18, H18P-2).
@@ -195,22 +117,23 @@ service::QueueView MpdClient::queue() {
                              ", not play, pause or stop: the radio cannot tell whether a song plays";
     return view;
   }
-  const bool playing = state == MPD_STATE_PLAY || state == MPD_STATE_PAUSE;
+  const bool playing = state_word != "stop";
   if (playing && current >= 0 && static_cast<size_t>(current) < uris.size()) {
     view.current_uri = uris[static_cast<size_t>(current)];
     view.upcoming_uris.assign(uris.begin() + current + 1, uris.end());
     view.played_uris.assign(uris.begin(), uris.begin() + current);
-    view.playing = state == MPD_STATE_PLAY;
+    view.playing = state_word == "play";
     view.current_entry_id = entry_id;
-    view.elapsed_s = elapsed_s;
-    view.duration_s = duration_s;
+    // Milliseconds, as MPD's status is read by its clients.
+    view.elapsed_s = static_cast<double>(elapsed ? static_cast<int64_t>(*elapsed * 1000) : time_elapsed * 1000) / 1000.0;
+    view.duration_s = static_cast<double>(time_total);
   } else if (!playing) {
     view.no_current_reason = "MPD at " + address_.text() + (uris.empty() ? ": the queue is empty" : " is stopped");
   } else {
     // MPD's status names no song of the queue (a song number out of range or missing, or a
     // queue entry without a file): the server is in a state the radio cannot continue from.
     view.no_current_is_fault = true;
-    view.no_current_reason = "MPD at " + address_.text() + (state == MPD_STATE_PAUSE ? " is paused" : " plays") +
+    view.no_current_reason = "MPD at " + address_.text() + (state_word == "pause" ? " is paused" : " plays") +
                              ", but its status names " +
                              (current < 0 ? std::string("no current song") : "song number " + std::to_string(current)) +
                              " of a queue of " + std::to_string(uris.size()) + " song(s) with a file";
@@ -220,17 +143,12 @@ service::QueueView MpdClient::queue() {
 
 std::optional<std::string> MpdClient::music_directory() {
   // MPD answers `config` only over a local socket (to other clients: a permission error).
-  if (!mpd_send_command(conn_, "config", nullptr)) fail("cannot ask for the configuration");
+  link_->send("config");
   std::optional<std::string> dir;
-  BoundedAnswer answer(conn_, "`config`", address_.text(), kShortAnswer);
-  while (const mpd_pair* pair = answer.next())
-    if (std::strcmp(pair->name, "music_directory") == 0) dir = pair->value;
-  if (!mpd_response_finish(conn_)) {
-    if (mpd_connection_get_error(conn_) != MPD_ERROR_SERVER) fail("cannot read the configuration");
-    mpd_connection_clear_error(conn_);
-    return std::nullopt;
-  }
-  if (dir && dir->empty()) dir.reset();
+  const AnswerEnd end = link_->read_answer({{"`config`", kShortAnswer}}, [&](size_t, std::string_view name, std::string_view value) {
+    if (name == "music_directory") dir = std::string(value);
+  });
+  if (end.refused || (dir && dir->empty())) return std::nullopt;
   return dir;
 }
 
@@ -240,47 +158,29 @@ void MpdClient::add(const std::string& uri) {
   if (!service::line_protocol_safe(uri))
     throw MpdRefused("not sent to MPD at " + address_.text() + ": '" + terminal_text(uri) + "' holds " +
                      service::line_protocol_problem(uri) + " (shown as '?'), which MPD's protocol cannot carry");
-  bool added = mpd_send_add(conn_, uri.c_str());
-  if (added) {
-    skip_answer(conn_, "`add`", address_.text());
-    added = mpd_response_finish(conn_);
-  }
-  if (!added) {
-    // A refusal (no such song in MPD's database) leaves the connection usable: the message says
-    // which song; a lost connection throws as every other failure.
-    if (mpd_connection_get_error(conn_) == MPD_ERROR_SERVER) {
-      const std::string reason = mpd_connection_get_error_message(conn_);
-      mpd_connection_clear_error(conn_);
-      throw MpdRefused("MPD at " + address_.text() + " refused to add '" + terminal_text(uri) + "': " + reason +
-                       " (is MPD's database up to date with the music folder?)");
-    }
-    fail("cannot add '" + terminal_text(uri) + "'");
-  }
+  link_->send("add", {uri});
+  // A refusal (no such song in MPD's database) leaves the connection usable: the message says
+  // which song; a lost connection throws MpdError as every other failure.
+  if (const AnswerEnd end = link_->skip_answer("`add`"); end.refused)
+    throw MpdRefused("MPD at " + address_.text() + " refused to add '" + terminal_text(uri) + "': " + terminal_text(end.message) +
+                     " (is MPD's database up to date with the music folder?)");
 }
 
 MpdClient::Wake MpdClient::wait_for_change(int signal_fd) {
-  if (!mpd_send_idle_mask(conn_, static_cast<mpd_idle>(MPD_IDLE_QUEUE | MPD_IDLE_PLAYER))) fail("cannot wait for events");
-  pollfd fds[2] = {{mpd_connection_get_fd(conn_), POLLIN, 0}, {signal_fd, POLLIN, 0}};
-  for (;;) {
-    const int n = poll(fds, 2, -1);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw MpdError(std::string("waiting for MPD: poll: ") + std::strerror(errno));
-    break;
-  }
-  if (fds[1].revents & POLLIN) {
+  link_->send("idle", {"playlist", "player"});  // the queue ("playlist" in MPD's words) and the player
+  if (!link_->wait_readable(signal_fd)) {
     // Leave idle mode politely (MPD answers the pending idle), so the connection closes clean.
-    if (mpd_send_noidle(conn_)) {
-      try {
-        skip_answer(conn_, "`noidle`", address_.text());
-      } catch (const MpdError&) {
-        // Stopping anyway: a server that does not end its answer is left as it is.
-      }
+    try {
+      link_->send("noidle");
+      link_->skip_answer("`noidle`");
+    } catch (const MpdError&) {
+      // Stopping anyway: a server that does not end its answer is left as it is.
     }
     return Wake::Signal;
   }
   // The answer names what changed ("changed: playlist"); which of the two does not matter here.
-  skip_answer(conn_, "`idle`", address_.text());
-  if (!mpd_response_finish(conn_)) fail("the connection was lost while waiting for events");
+  if (const AnswerEnd end = link_->skip_answer("`idle`"); end.refused)
+    throw MpdError("MPD at " + address_.text() + ": it refused to wait for events: " + terminal_text(end.message));
   return Wake::QueueOrPlayer;
 }
 

@@ -1,36 +1,25 @@
-// A small MPD client over libmpdclient: what `clapsearch radio` needs of the protocol (connect,
-// password, the queue around the current song, append, wait for queue/player events). Every
-// failure throws MpdError naming the server and MPD's reason.
+// A small MPD client: what `clapsearch radio` needs of the protocol (connect, password, the queue
+// around the current song, append, wait for queue/player events), over MpdLink (mpd_protocol.h:
+// MPD's line protocol read byte by byte). Every failure throws MpdError naming the server and
+// MPD's reason.
 #pragma once
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "cli/mpd_protocol.h"
 #include "core/error.h"
 #include "service/radio.h"
 
-struct mpd_connection;
-
 namespace clap::cli {
 
-// The server cannot be reached or the connection broke: the radio reconnects.
-class MpdError : public Error {
- public:
-  using Error::Error;
-};
 // MPD answered with an error (a song not in its database): the connection is still usable.
 class MpdRefused : public Error {
  public:
   using Error::Error;
 };
 
-// Where MPD listens: "HOST", "HOST:PORT", "[IPv6]:PORT" or a local socket path ("/run/mpd/socket").
-struct MpdAddress {
-  std::string host;  // a host name, an address or a socket path
-  unsigned port = 0; // 0 = libmpdclient's default (6600, or none for a socket)
-  std::string text() const;  // as people write it, for messages
-};
 // Throws clap::InvalidArgument on a port that is not a number in 1..65535.
 MpdAddress parse_mpd_address(const std::string& text);
 
@@ -48,7 +37,7 @@ class MpdClient {
   // MPD's music_directory (the `config` command), which MPD tells only over a local socket;
   // nullopt when it does not tell it (TCP) or has none.
   std::optional<std::string> music_directory();
-  // Appends a song by URI (mpd_run_add). Throws MpdRefused when MPD does not know the URI, and
+  // Appends a song by URI (`add`). Throws MpdRefused when MPD does not know the URI, and
   // without sending anything when the URI holds a line break or NUL.
   void add(const std::string& uri);
 
@@ -59,9 +48,8 @@ class MpdClient {
   Wake wait_for_change(int signal_fd);
 
  private:
-  [[noreturn]] void fail(const std::string& what);
   MpdAddress address_;
-  mpd_connection* conn_ = nullptr;
+  std::unique_ptr<MpdLink> link_;
 };
 
 }  // namespace clap::cli

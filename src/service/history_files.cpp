@@ -347,8 +347,26 @@ void check_not_binary(const std::string& path, std::string_view text) {
     throw Error(path + ": not a history export: an SQLite database (a beets library, or a clapsearch index). A beets "
                 "library's play counts are sent by the beets plugin: `beet clapsearch history` (docs/integrations.md); a "
                 "clapsearch index's history moves with the index (a copy, or `clapsearch migrate`)");
+  // UTF-32's byte order marks first: FF FE 00 00 begins with UTF-16's (it was called UTF-16 text,
+  // hostile pass 22, H22P-6).
+  if (starts(std::string_view("\xFF\xFE\0\0", 4)) || starts(std::string_view("\0\0\xFE\xFF", 4)))
+    throw Error(path + ": not a history export clapsearch reads: UTF-32 text; save it as UTF-8");
   if (starts("\xFF\xFE") || starts("\xFE\xFF"))
     throw Error(path + ": not a history export clapsearch reads: UTF-16 text; save it as UTF-8");
+  // UTF-16 without a byte order mark: letters of U+0001..U+00FF (Latin text), a NUL byte after
+  // (or before) each one. It was "binary data, not text (a NUL byte at byte 1 ...)" (H22P-6).
+  const auto utf16_without_bom = [&](size_t nul_at) {
+    const size_t n = std::min<size_t>(text.size() & ~size_t{1}, 64);
+    if (n < 4) return false;
+    for (size_t i = 0; i < n; i += 2) {
+      const unsigned char letter = static_cast<unsigned char>(text[i + 1 - nul_at]);
+      if (text[i + nul_at] != '\0' || letter == 0) return false;
+    }
+    return true;
+  };
+  if (utf16_without_bom(1) || utf16_without_bom(0))
+    throw Error(path + ": not a history export clapsearch reads: UTF-16 text (" +
+                (utf16_without_bom(1) ? "little" : "big") + "-endian, without a byte order mark); save it as UTF-8");
   const size_t bom = starts("\xEF\xBB\xBF") ? 3 : 0;
   const size_t at = text.find_first_not_of(" \t\r\n", bom);
   if (at == std::string_view::npos) return;

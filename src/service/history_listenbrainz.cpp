@@ -135,12 +135,20 @@ std::vector<Listen> parse_listenbrainz_lines(std::string_view text, const std::s
         try {
           j = json::parse(one);
         } catch (const json::exception& e) {
-          // A syntax error on a last line without its line break is a file cut short (a last line
-          // ended, but holding a bad byte, is not); a number past its type anywhere (nlohmann's
-          // out_of_range) is not JSON a listen can hold.
-          const bool cut = ends_file && pos > text.size() && dynamic_cast<const json::parse_error*>(&e) != nullptr;
+          // A syntax error at the end of a last line without its line break is a file cut short (a
+          // last line ended, but holding a bad byte, is not; nor is an error before the line's end:
+          // two listens on one line, whose lines end with a carriage return alone or U+2028, were
+          // "cut short (the file is truncated)", hostile pass 22, H22P-7); a number past its type
+          // anywhere (nlohmann's out_of_range) is not JSON a listen can hold.
+          const auto* syntax = dynamic_cast<const json::parse_error*>(&e);
+          const bool cut = ends_file && pos > text.size() && syntax != nullptr && syntax->byte >= one.size();
+          const size_t lone_cr = one.find_first_of('\r');
+          const bool mac_lines = lone_cr != std::string_view::npos && one.find_first_not_of(" \t\r", lone_cr) != std::string_view::npos;
           throw Error(line_where(where, line) + (cut ? ": cut short (the file is truncated): " : ": not a JSON listen: ") +
-                      json_problem(one, e));
+                      json_problem(one, e) +
+                      (mac_lines ? " (its lines end with a carriage return alone, as an old Mac OS text file: save it with "
+                                   "line feeds between the listens)"
+                                 : ""));
         }
         parts[k].push_back(listen_of(j, line_where(where, line)));
       }

@@ -43,7 +43,7 @@ class MusicFolderMap {
   std::string resolved_;  // folder_ with symlinks resolved (may equal folder_)
 };
 
-// Whether a line protocol (MPD's: one command per line, libmpdclient quotes only '"' and '\\') can
+// Whether a line protocol (MPD's: one command per line, arguments quoted with only '"' and '\\' escaped) can
 // carry `text` as an argument: no line feed, carriage return or NUL. A file name may hold a line
 // break (Linux allows it); sent raw, the rest of the name would run as further commands (issue
 // 53 H1: a track named "a<LF>kill<LF>b.flac" shut MPD down).

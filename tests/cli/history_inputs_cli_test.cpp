@@ -2,7 +2,8 @@
 // passes 16 to 18 found wrong (real processes over a real index): `--user ""`, a play at time 0,
 // an index replaced while an export is read or while its plays wait to be written (both import
 // paths), names longer than any tag, an export that is not UTF-8, beets counts adding millions of
-// plays, beets' own database, a Last.fm time that is there but unreadable, a ';' or tab separator.
+// plays, beets' own database, a Last.fm time that is there but unreadable, a ';' or tab separator,
+// a CSV that is not UTF-8 and other encodings (hostile pass 22).
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
@@ -12,6 +13,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
+#include <tuple>
+#include <vector>
 
 #include "one_song_history.h"
 #include "support/golden.h"
@@ -317,6 +320,45 @@ TEST(HistoryInputs, ASemicolonOrTabSeparatedExportNamesItsSeparator) {
   // A comma-separated export whose names hold semicolons still imports.
   const std::string fine = write(h.dir + "/fine.csv", "artist,album,track,date\nArtist,A;B;C,Song,1704100000\n");
   EXPECT_EQ(run_json("history import " + q(fine) + " --json" + on)["imported"], 1);
+}
+
+// Hostile pass 22. H22P-5: a Last.fm CSV saved in Latin-1 or Windows-1252 (a spreadsheet's "CSV"
+// in its locale's code page) was imported with every accented name turned into U+FFFD: its
+// scrobbles all unresolved, exit 0. It is refused as a JSON export is, naming the line, the column
+// and the byte. H22P-6: UTF-32 with its byte order mark was called "UTF-16 text", UTF-16 without
+// one "binary data, not text". H22P-7: JSON lines ending with a carriage return alone (an old Mac
+// OS file: the whole file is one line) were "cut short (the file is truncated)". Nothing imported.
+TEST(HistoryInputs, ACsvNotInUtf8AndOtherEncodingsAreNamed) {
+  OneSongHistory h(0);
+  const std::string on = " --db " + q(h.db);
+  const std::string csv = "artist,album,track,date\nArtist,,Song,1704100000\nTon\xe9,Alb,Song,1704103600\n";
+  std::string utf16le, utf32 = std::string("\xFF\xFE\0\0", 4);
+  for (const char c : csv) {
+    utf16le += std::string{c, '\0'};
+    utf32 += std::string{c, '\0', '\0', '\0'};
+  }
+  const std::string listen = R"({"listened_at": 1704100000, "track_metadata": {"artist_name": "Artist", "track_name": "Song"}})";
+  for (const auto& [name, text, said] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"latin1.csv", csv, "latin1.csv line 3: holds bytes that are not UTF-8 (byte 0xE9 at column 4)"},
+           {"utf32.csv", utf32, "utf32.csv: not a history export clapsearch reads: UTF-32 text; save it as UTF-8"},
+           {"utf16.csv", utf16le, "utf16.csv: not a history export clapsearch reads: UTF-16 text (little-endian, without a byte order mark)"},
+           {"mac.jsonl", listen + "\r" + listen + "\r", "its lines end with a carriage return alone"}}) {
+    const std::string file = write(h.dir + "/" + name, text);
+    std::string out, err;
+    EXPECT_EQ(run("history import " + q(file) + on, &out, &err), 1) << name << out;
+    EXPECT_NE(err.find(said), std::string::npos) << name << "\n" << err;
+    EXPECT_EQ(err.find("truncated"), std::string::npos) << name << "\n" << err;
+  }
+  EXPECT_EQ(run_json("history --json" + on)["plays"], 0);
+  // A listens file whose last line is cut is still said to be cut short.
+  const std::string cut = write(h.dir + "/cut.jsonl", listen + "\n" + listen.substr(0, 40));
+  std::string out, err;
+  EXPECT_EQ(run("history import " + q(cut) + on, &out, &err), 1) << out;
+  EXPECT_NE(err.find("cut.jsonl line 2: cut short (the file is truncated)"), std::string::npos) << err;
+  // The same CSV in UTF-8 imports.
+  const json fine = run_json("history import " + q(write(h.dir + "/utf8.csv", "artist,album,track,date\nArtist,,Song,1704100000\n")) +
+                             " --json" + on);
+  EXPECT_EQ(fine["imported"], 1) << fine;
 }
 
 }  // namespace

@@ -350,3 +350,30 @@ def test_hostile12_int16_samples_in_either_byte_order_are_int16():
     q16 = (np.clip(golden_clip("b"), -1, 1) * 32767.0).astype(np.int16).reshape(1, -1)
     np.testing.assert_array_equal(model.get_audio_embedding_from_data(x=q16.astype(">i2")),
                                   model.get_audio_embedding_from_data(x=q16))
+
+
+def test_hostile22_path_and_model_id_arguments_are_named(tmp_path, monkeypatch):
+    """H22P-3: get_audio_embedding_from_filelist(x=b"a.wav") (one path as os.fsencode gives it,
+    where a str is taken) iterated the bytes: "expected str, bytes or os.PathLike object, not
+    int"; a list holding a number, x=None and load_ckpt(123) raised Python's own TypeError naming
+    no argument. H22P-4: load_ckpt(model_id="1") said "model_id=1: only LAION's default checkpoint
+    (model_id=1, ...)", refusing what it asked for; model_id=1.0 was taken (LAION's list index
+    raises TypeError for both)."""
+    import clapsearch
+
+    model = shim("tiny-unfused")
+    path = write_wav(str(tmp_path / "b.wav"), golden_clip("b"), 48000)
+    np.testing.assert_array_equal(model.get_audio_embedding_from_filelist(x=os.fsencode(path)),
+                                  model.get_audio_embedding_from_filelist(x=[path]))
+    for wrong, said in (([path, 7], "file 1 must be a path"), (None, "x must be a path or a list of paths"),
+                        ([None], "file 0 must be a path")):
+        with pytest.raises(clapsearch.InvalidInputError, match=said):
+            model.get_audio_embedding_from_filelist(x=wrong)
+    with pytest.raises(clapsearch.InvalidInputError, match=r"ckpt must be a checkpoint file.*\(got int\)"):
+        model.load_ckpt(123)
+    assert model.get_text_embedding(["rain"]).shape == (1, 512)  # a refused load keeps the loaded model
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    for wrong in ("1", 1.0, None):
+        with pytest.raises(clapsearch.InvalidInputError, match=r"model_id must be an integer.*\(got " + repr(wrong)):
+            shim("tiny-unfused").load_ckpt(model_id=wrong)

@@ -508,3 +508,25 @@ def test_hostile20_big_endian_float32_samples_and_queries_are_taken_as_their_val
         unfused.embed_audio(clip.astype(">f8"))
     with pytest.raises(clapsearch.InvalidInputError, match="float32 numpy array"):
         library.search_vectors(queries.astype(np.float16), k=3)
+
+
+def test_hostile22_numpy_arrays_of_texts_and_seeds_are_taken_as_lists_are(lib):
+    """Hostile pass 22 (H22P-8): texts or nots given as a numpy array of str (Model.embed_text and
+    laion_clap take one) and seeds as a numpy array of ids (search_vectors' I[0]) met Python truth
+    tests (`if texts:`): numpy's "The truth value of an array with more than one element is
+    ambiguous", naming no argument. They are taken as the same lists are."""
+    library = clapsearch.Library(lib["db"])
+    texts = ["rain", "a dog barking"]
+    first = library.tracks()[0]
+    _, ids = library.search_vectors(np.ones((1, library.dim), np.float32), k=2)  # ids[0]: an int64 array
+    assert library.search(np.array(texts), k=3) == library.search(texts, k=3)
+    assert library.search("rain", k=3, nots=np.array(texts)) == library.search("rain", k=3, nots=texts)
+    assert library.search(np.array([], dtype=str), k=3, seeds=ids[0]) == library.search(None, k=3, seeds=list(ids[0]))
+    assert library.similar(first["track_id"], k=3, texts=np.array(texts)) == library.similar(first["track_id"], k=3, texts=texts)
+    assert library.like(first["path"], k=3, texts=np.array(texts), nots=np.array(["x"])) == \
+        library.like(first["path"], k=3, texts=texts, nots=["x"])
+    assert library.playlist(seeds=ids[0], texts=np.array(texts), length=3) == library.playlist(seeds=list(ids[0]), texts=texts, length=3)
+    with pytest.raises(clapsearch.InvalidInputError, match="seeds, texts, nots and not_likes go with a file or a track"):
+        library.like(golden_clip("b"), sr=48000, seeds=ids[0])
+    # An empty array is no texts, as an empty list is.
+    assert library.similar(first["track_id"], k=3, texts=np.array([], dtype=str)) == library.similar(first["track_id"], k=3)
