@@ -170,9 +170,8 @@ TEST(CompressedIndex, RotatedCodesSaveLoadAndRankAsWell) {
   EXPECT_GE(recall_of(all, q, nq, k, a.ids), 0.95);
 }
 
-// Small enough to run under an emulated CPU in seconds (tests/isa/emulated.sh runs it at every
-// x86-64 level: FAISS's k-means, PQ training and IVF-PQ search on the baseline model): with every
-// list probed and every vector shortlisted, the answer is exact search's, ids and scores.
+// With every list probed and every vector shortlisted, the answer is exact search's, ids and
+// scores (the emulated CPUs run the same check smaller: faiss_small_test.cpp).
 TEST(CompressedIndex, EveryListProbedAndShortlistedGivesExactSearch) {
   const Embeddings all = library(640);
   CompressedIndexOptions o;
