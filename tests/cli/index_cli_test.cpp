@@ -344,6 +344,29 @@ TEST(IndexCli, ProgressShowsWhileOneLongFileDecodes) {
   EXPECT_TRUE(shown) << err;
 }
 
+// A query file is embedded as it is decoded (hostile pass 22, H22C-6): `like` held every sample of
+// its file first, 6.1 GB resident for a 10-hour one and growing (2 hours at 48 kHz: 1.4 GB). This one
+// is 10 s of the indexed tone, then 2 hours of silence.
+TEST(QueryFile, ATwoHourQueryFileIsEmbeddedInBoundedMemory) {
+  const std::string lib = test::temp_dir() + "/query_file_lib", db = test::temp_dir() + "/query_file.db";
+  const std::string query = test::temp_dir() + "/query_file/long.flac";
+  ffmpeg(lib + "/tone.flac", "-f lavfi -i \"sine=f=440:d=10:sample_rate=8000\" -c:a flac");
+  ffmpeg(query, "-f lavfi -i \"sine=f=440:d=10:sample_rate=8000\" -f lavfi -i anullsrc=r=8000:cl=mono -t 7200 "
+                "-filter_complex \"[0][1]concat=n=2:v=0:a=1\" -c:a flac");
+  std::string err;
+  ASSERT_EQ(cli("index " + q(lib) + " --db " + q(db) + " --model " + q(model_dir()) + " --quiet", nullptr, &err), 0) << err;
+  Child c = start({"like", query, "--db", db, "--json"});
+  const Finished f = wait_for(c);
+  ASSERT_EQ(f.status, 0) << f.err;
+  const auto j = nlohmann::json::parse(f.out);
+  ASSERT_EQ(j.size(), 1u) << j;
+  EXPECT_EQ(j[0]["path"], lib + "/tone.flac");
+  ASSERT_FALSE(j[0]["matches"].empty()) << j;
+  EXPECT_EQ(j[0]["matches"][0]["query_start"], 0.0) << j;  // the tone, at the start of the query
+  std::printf("[ memory ] peak RSS %.0f MB for a 2-hour query file\n", f.max_rss_kb / 1024.0);
+  EXPECT_LT(f.max_rss_kb, 400 * 1024);
+}
+
 TEST(IndexCli, ThreeHourSilentFileInBoundedMemory) {
   const std::string lib = test::temp_dir() + "/lib", db = test::temp_dir() + "/library.db";
   ffmpeg(lib + "/silence.flac", "-f lavfi -i anullsrc=r=8000:cl=mono -t 10800 -c:a flac");
