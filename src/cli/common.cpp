@@ -18,6 +18,7 @@
 #include "core/regular_file.h"
 #include "core/utf8.h"
 #include "index/crawl.h"
+#include "index/indexer.h"
 
 namespace clap::cli {
 
@@ -220,6 +221,17 @@ std::string audio_text(double s) {
   else if (s < 3600) std::snprintf(buf, sizeof buf, "%.1f min", s / 60);
   else std::snprintf(buf, sizeof buf, "%.2f h", s / 3600);
   return buf;
+}
+
+std::string summary_work_text(const index::IndexSummary& s) {
+  std::string text;
+  if (s.deepened) text += ", " + std::to_string(s.deepened) + " windows added by passes 2-" + std::to_string(s.last_pass);
+  if (s.audio_seconds > 0)
+    text += "; " + audio_text(s.audio_seconds) + " of audio in " + fixed(s.wall_seconds, 1) + " s (" + fixed(s.realtime_factor(), 1) +
+            "x real time)";
+  else
+    text += " in " + fixed(s.wall_seconds, 1) + " s";
+  return text;
 }
 
 std::string time_range(double start, double end) { return mmss(start) + "\u2013" + mmss(end); }

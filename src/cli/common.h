@@ -21,6 +21,10 @@
 #include "service/records.h"
 #include "service/seeds.h"
 
+namespace clap::index {
+struct IndexSummary;
+}  // namespace clap::index
+
 namespace clap::cli {
 
 using service::ojson;  // fields stay in the order written
@@ -85,6 +89,11 @@ std::string mmss(double seconds);
 // An amount of audio in the unit a person reads best: "42.0 s", "12.5 min", "3.21 h" (index
 // summary and status alike).
 std::string audio_text(double seconds);
+// The end of `index`'s and `worker`'s summary line: the windows later passes added, then the audio
+// made searchable with its speed, or only the time when none was (a run that only deepened
+// tracks, queued files for workers or found nothing changed: "0.0 s of audio (0.0x real time)"
+// read as a stall, hostile pass 22, H22C-1).
+std::string summary_work_text(const index::IndexSummary& s);
 std::string time_range(double start, double end);  // "mm:ss–mm:ss"
 std::string fixed(double v, int decimals);          // printf %.Nf, never "-0.000..."
 // A JSON number holding the shortest decimal that round-trips v as float32 (scores are float

@@ -184,16 +184,7 @@ void print_summary(const index::IndexSummary& s) {
   if (s.speech_scored) std::fprintf(stderr, ", speech scores %lld", static_cast<long long>(s.speech_scored));
   if (s.held) std::fprintf(stderr, ", missing but kept %lld", static_cast<long long>(s.held));
   if (s.planned) std::fprintf(stderr, ", queued for workers %lld", static_cast<long long>(s.planned));
-  if (s.deepened)
-    std::fprintf(stderr, ", %lld windows added by passes 2-%d", static_cast<long long>(s.deepened), s.last_pass);
-  // The audio counted is that of tracks made searchable (a first pass counts a track's length): a
-  // run that only deepened tracks, only queued files for workers (--plan) or found nothing changed
-  // made none, and "0.0 s of audio (0.0x real time)" read as a stall.
-  if (s.audio_seconds > 0)
-    std::fprintf(stderr, "; %s of audio in %.1f s (%.1fx real time)", audio_text(s.audio_seconds).c_str(), s.wall_seconds,
-                 s.realtime_factor());
-  else
-    std::fprintf(stderr, " in %.1f s", s.wall_seconds);
+  std::fprintf(stderr, "%s", summary_work_text(s).c_str());
   if (s.embedded_windows > 0)
     std::fprintf(stderr, "; model %.1f s, %.0f%% of the pipeline outside the model (decode, I/O, database)",
                  s.model_seconds, 100 * s.outside_model_fraction());

@@ -48,14 +48,7 @@ int run_worker(WorkerOptions& o) {
     std::fprintf(stderr, "worker %s: indexed %lld, errors %lld", run.worker.c_str(), static_cast<long long>(s.indexed),
                  static_cast<long long>(s.errors));
     if (s.lost_leases) std::fprintf(stderr, ", taken over by others %lld", static_cast<long long>(s.lost_leases));
-    if (s.deepened)
-      std::fprintf(stderr, ", %lld windows added by passes 2-%d", static_cast<long long>(s.deepened), s.last_pass);
-    // As index's summary: later passes' jobs make no audio newly searchable (no "0.0x real time").
-    if (s.audio_seconds > 0)
-      std::fprintf(stderr, "; %s of audio in %.1f s (%.1fx real time)", audio_text(s.audio_seconds).c_str(), s.wall_seconds,
-                   s.realtime_factor());
-    else
-      std::fprintf(stderr, " in %.1f s", s.wall_seconds);
+    std::fprintf(stderr, "%s", summary_work_text(s).c_str());
     std::fprintf(stderr, "%s\n", run.stopped ? "; stopped" : "");
   }
   if (o.json) {
