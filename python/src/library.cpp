@@ -159,7 +159,7 @@ class Library {
     // embedded and ranked (the L5 class).
     request.between_parts = [] { check_signals(); };
     LibraryCall release;
-    const service::ScopedStopCheck stop(check_signals);  // Ctrl-C within a query or seed file (decoded whole)
+    const service::ScopedStopCheck stop(check_signals);  // Ctrl-C within a query or seed file (a long one takes a while)
     const auto lib = current();
     const auto snap = lib->snapshot();
     request.rules = music_only(parsed, *snap, include_excluded);
@@ -196,7 +196,7 @@ class Library {
                          "chunks; give its audio file to cut it otherwise");
     if (!is_track && !mixed) require_file(query);
     LibraryCall release;
-    const service::ScopedStopCheck stop(check_signals);  // Ctrl-C within a query or seed file (decoded whole)
+    const service::ScopedStopCheck stop(check_signals);  // Ctrl-C within a query or seed file (a long one takes a while)
     const auto lib = current();
     const auto snap = lib->snapshot();
     service::LikeRequest request;
@@ -249,7 +249,7 @@ class Library {
       throw InvalidInput("similar: give a track (an id or an indexed path), an audio file, or seeds or texts");
     const service::ResultRules parsed = rules_of(where, per_artist, per_album);
     LibraryCall release;
-    const service::ScopedStopCheck stop(check_signals);  // Ctrl-C within a query or seed file (decoded whole)
+    const service::ScopedStopCheck stop(check_signals);  // Ctrl-C within a query or seed file (a long one takes a while)
     const auto lib = current();
     const auto snap = lib->snapshot();
     service::SimilarRequest request;
@@ -316,7 +316,7 @@ class Library {
     request.diversity = diversity;
     const service::ResultRules parsed = rules_of(where, per_artist, per_album);
     LibraryCall release;
-    const service::ScopedStopCheck stop(check_signals);  // Ctrl-C within a query or seed file (decoded whole)
+    const service::ScopedStopCheck stop(check_signals);  // Ctrl-C within a query or seed file (a long one takes a while)
     const auto lib = current();
     const auto snap = lib->snapshot();
     request.rules = music_only(parsed, *snap, include_excluded);
