@@ -28,7 +28,20 @@ bool is_integer(const std::string& s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-std::string no_searchable(const std::string& db) {
+// Why no track can be searched. Files still queued for workers (a PostgreSQL index planned with
+// `index --plan`, or a worker that stopped holding jobs) have not failed: "none indexed
+// successfully" sent the user looking for errors that were not there (hostile pass 22).
+std::string no_searchable(StoreAccess& store, const std::string& db) {
+  store::JobCounts jobs;
+  try {
+    std::lock_guard lock(store.mutex);
+    jobs = store.held().job_counts();
+  } catch (const std::exception&) {  // the reason below stands without the counts
+  }
+  if (jobs.open() > 0)
+    return db + ": no track is searchable yet: " + std::to_string(jobs.pending) + " file(s) wait for a worker and " +
+           std::to_string(jobs.leased) + " are being embedded (`clapsearch worker --db " + db +
+           "` embeds them; `clapsearch status --db " + db + "` shows how far they are)";
   return db + ": the index has no searchable tracks (none indexed successfully): run `clapsearch index DIR --db " + db + "`";
 }
 
@@ -423,7 +436,7 @@ bool LibrarySnapshot::searchable() const {
 
 const search::Catalog& LibrarySnapshot::catalog() const {
   load_catalog();
-  if (!parts().catalog) throw Error(no_searchable(db_path_));
+  if (!parts().catalog) throw Error(no_searchable(*store_, db_path_));
   return *parts().catalog;
 }
 
@@ -589,7 +602,7 @@ const Embeddings& LibrarySnapshot::track_embeddings() const {
     p.track_embeddings = std::make_unique<Embeddings>(store_->live().track_embeddings());
     p.track_embeddings->check("track embeddings of " + db_path_);
   });
-  if (p.track_embeddings->size() == 0) throw Error(no_searchable(db_path_));
+  if (p.track_embeddings->size() == 0) throw Error(no_searchable(*store_, db_path_));
   return *p.track_embeddings;
 }
 
@@ -619,7 +632,7 @@ std::vector<float> LibrarySnapshot::track_embedding(int64_t track_id) const {
 
 const search::QuantizedTracks& LibrarySnapshot::quantized_tracks() const {
   if (!compressed()) throw Error("quantized_tracks: the library is searched in memory");
-  if (parts().quantized->size() == 0) throw Error(no_searchable(db_path_));
+  if (parts().quantized->size() == 0) throw Error(no_searchable(*store_, db_path_));
   return *parts().quantized;
 }
 

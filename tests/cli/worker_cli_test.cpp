@@ -438,6 +438,21 @@ TEST(Workers, ANameThatIsNotUtf8IsSkippedWithAWarningNotTheWholePlan) {
   EXPECT_EQ(store::open_store(url, store::OpenMode::ReadOnly)->counts().tracks, 1);
 }
 
+// A search of a planned index before any worker ran said "no searchable tracks (none indexed
+// successfully)": nothing had failed, the files waited for a worker (hostile pass 22).
+TEST(Workers, ASearchBeforeAnyWorkerSaysTheFilesWaitForOne) {
+  const std::string dir = test::temp_dir() + "/waiting";
+  const std::string music = make_library(dir);
+  const std::string url = test::PostgresServer::shared().create_database();
+  std::string out, err;
+  ASSERT_EQ(test::run_command(cli() + " index --plan " + q(music) + " --db " + q(url) + " --model " + q(tiny()), &out, &err), 0)
+      << err;
+  EXPECT_EQ(test::run_command(cli() + " search tone --db " + q(url), &out, &err), 1);
+  EXPECT_NE(err.find("no track is searchable yet: 8 file(s) wait for a worker and 0 are being embedded"), std::string::npos) << err;
+  EXPECT_NE(err.find("clapsearch worker --db"), std::string::npos) << err;
+  EXPECT_EQ(err.find("none indexed successfully"), std::string::npos) << err;
+}
+
 TEST(Workers, PlanAndWorkerRefuseASqliteIndexWithoutCreatingIt) {
   const std::string dir = test::temp_dir() + "/sqlite";
   const std::string music = make_library(dir);
