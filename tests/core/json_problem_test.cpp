@@ -44,6 +44,13 @@ TEST(JsonProblem, ATextThatIsNotUtf8SaysWhyAndHowToMendIt) {
     EXPECT_EQ(p.find("not JSON here"), std::string::npos) << p;
     EXPECT_EQ(p.find("json.exception"), std::string::npos) << p;
   }
+  // nlohmann quotes the text after its words ("; last read: '...'"): a text holding "invalid
+  // string: " there is not its words, and its bytes (DEL) never reach the one-line message (a
+  // fuzz_json_text finding).
+  const std::string quoted = std::string("\"") + std::string(30, '\x7f') + "invalid string: \x7f\x7fOq\"\x7f\x7fOq\"";
+  const std::string p = problem_of(quoted);
+  for (const char c : p) EXPECT_TRUE(static_cast<unsigned char>(c) >= 0x20 && c != 0x7f) << p;
+  EXPECT_EQ(p.find("a text is not valid JSON"), std::string::npos) << p;
   // Other problems keep their words: a text cut short, a wrong token.
   EXPECT_EQ(problem_of(R"({"artist": "cut)"), "column 16: the text ends inside a value (cut short?)");
   EXPECT_EQ(problem_of(R"({"a": nope})"), "column 7: not JSON here (at \"nope\")");
